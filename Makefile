@@ -1,0 +1,99 @@
+# The one command surface. `make run` serves the API locally; `make test` is what CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON313 := $(shell tools/find-python313)
+ifeq ($(PYTHON313),)
+$(error python3.13 is required; see the message above)
+endif
+# sam build's python3.13 workflow looks for `python3.13` on PATH.
+export PATH := $(dir $(PYTHON313)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+export UV_PYTHON := $(PYTHON313)
+export UV_PROJECT_ENVIRONMENT := .venv
+
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+SAM := $(TOOLS)/sam/bin/sam
+VENV := .venv
+BIN := $(VENV)/bin
+HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
+LAYER_REQUIREMENTS := layers/shared/requirements.txt
+EXPORT_LAYER := $(UV) export --frozen --no-dev --no-emit-project --no-header --format requirements-txt
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+# ----------------------------------------------------------------------------- environments
+$(UV): tools/uv-requirements.txt
+	$(PYTHON313) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --require-hashes -r tools/uv-requirements.txt
+	touch $@
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	touch $@
+
+$(SAM): $(UV) tools/sam-requirements.txt
+	rm -rf $(TOOLS)/sam
+	$(UV) venv --quiet $(TOOLS)/sam
+	$(UV) pip install --quiet --python $(TOOLS)/sam/bin/python --require-hashes -r tools/sam-requirements.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.synced $(SAM) ## Create .venv (locked deps) and the aws-sam-cli tool environment
+
+.PHONY: lock
+lock: $(UV) ## Re-resolve uv.lock and regenerate the layer's requirements from it
+	$(UV) lock
+	$(EXPORT_LAYER) --quiet -o $(LAYER_REQUIREMENTS)
+
+# ----------------------------------------------------------------------------- checks
+.PHONY: lock-check
+lock-check: $(UV) ## uv.lock matches pyproject.toml; the layer's requirements match uv.lock
+	$(UV) lock --check --quiet
+	@$(EXPORT_LAYER) --quiet | diff -u $(LAYER_REQUIREMENTS) - >/dev/null \
+		|| { echo "$(LAYER_REQUIREMENTS) drifted from uv.lock: run 'make lock'"; exit 1; }
+
+.PHONY: lint
+lint: $(VENV)/.synced ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: typecheck
+typecheck: $(VENV)/.synced ## mypy --strict
+	$(BIN)/mypy
+
+.PHONY: pytest
+pytest: $(VENV)/.synced ## Tests with branch coverage (fails under 85%)
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+.PHONY: cfn-lint
+cfn-lint: $(VENV)/.synced ## cfn-lint on template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+.PHONY: sam-validate
+sam-validate: $(SAM) ## sam validate and sam validate --lint
+	$(SAM) validate --template-file template.yaml
+	$(SAM) validate --lint --template-file template.yaml
+
+.PHONY: build
+build: $(SAM) ## sam build for arm64 (what deploys) into .aws-sam/build
+	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build --parameter-overrides Architecture=arm64
+
+.PHONY: import-check
+import-check: $(SAM) $(VENV)/.synced ## Build for this host's architecture; import each handler as Lambda would
+	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build-host --parameter-overrides Architecture=$(HOST_ARCH)
+	$(BIN)/python tools/check_built_imports.py .aws-sam/build-host $(PYTHON313)
+
+.PHONY: test
+test: install lock-check lint typecheck pytest cfn-lint sam-validate build import-check ## Everything CI runs
+	@echo "make test: all checks passed"
+
+.PHONY: clean
+clean: ## Remove build output and environments
+	rm -rf .aws-sam $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .coverage

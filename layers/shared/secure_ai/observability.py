@@ -1,0 +1,36 @@
+"""Powertools Logger, Metrics and Tracer, configured from the standard POWERTOOLS_* environment.
+
+Handlers call these once at module level. The Tracer is a separate factory because importing it
+costs ~300 ms (aws-xray-sdk): the authorizer, whose cold start is on every client's first request,
+relies on Lambda's active tracing and does not create one.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger, Metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+
+@cache
+def service_logger() -> Logger:
+    """The JSON structured logger (service name from POWERTOOLS_SERVICE_NAME)."""
+    return Logger(utc=True)
+
+
+@cache
+def service_metrics() -> Metrics:
+    """The EMF metrics publisher (namespace from POWERTOOLS_METRICS_NAMESPACE)."""
+    return Metrics()
+
+
+@cache
+def service_tracer() -> Tracer:
+    """The X-Ray tracer, imported only by the functions that can afford it."""
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415 - deferred: ~300 ms import
+
+    return Tracer()

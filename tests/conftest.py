@@ -1,0 +1,59 @@
+"""Fixtures shared by every suite: fake AWS credentials, moto with the template's resources."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from secure_ai.aws_clients import reset_clients
+from secure_ai_local.provision import ProvisionedStack, provision_stack
+from secure_ai_local.stack_template import StackTemplate
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test can reach a real AWS account: fake credentials, a fixed region, no endpoint override."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SecureAiGatewayTests")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    reset_clients()
+
+
+@pytest.fixture(scope="session")
+def stack_template() -> StackTemplate:
+    """template.yaml, parsed once."""
+    return StackTemplate.load()
+
+
+@pytest.fixture
+def aws_stack(stack_template: StackTemplate) -> Iterator[ProvisionedStack]:
+    """moto, active, holding every resource template.yaml declares (created from its definitions)."""
+    with mock_aws():
+        reset_clients()
+        yield provision_stack(stack_template, boto3.session.Session(region_name=REGION))
+    reset_clients()
+
+
+@pytest.fixture
+def use_function_environment(
+    aws_stack: ProvisionedStack, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], dict[str, str]]:
+    """Set, for one test, the environment a function gets in Lambda as the template declares it."""
+
+    def apply(logical_id: str) -> dict[str, str]:
+        environment = aws_stack.function_environments[logical_id]
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        return environment
+
+    return apply

@@ -1,0 +1,147 @@
+"""Least privilege, read off template.yaml: wildcards are justified, and each role can do only its job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from secure_ai_local.stack_template import StackTemplate
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def every_statement(template: StackTemplate) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(owner logical id, statement) for function policies, roles, key and queue policies."""
+    for logical_id, resource in template.resources.items():
+        properties = resource.get("Properties", {})
+        documents: list[Mapping[str, Any]] = []
+        if resource["Type"] == "AWS::Serverless::Function":
+            documents += [policy for policy in properties.get("Policies", []) if isinstance(policy, Mapping)]
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        if resource["Type"] == "AWS::KMS::Key":
+            documents.append(properties["KeyPolicy"])
+        if resource["Type"] == "AWS::SQS::QueuePolicy":
+            documents.append(properties["PolicyDocument"])
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical_id, statement
+
+
+def function_statements(template: StackTemplate, logical_id: str) -> list[Mapping[str, Any]]:
+    policies = template.resources[logical_id]["Properties"]["Policies"]
+    assert all(isinstance(policy, Mapping) for policy in policies), (
+        "only inline statements, no managed policies"
+    )
+    return [statement for policy in policies for statement in policy["Statement"]]
+
+
+def grants(statements: list[Mapping[str, Any]], action: str) -> list[Mapping[str, Any]]:
+    return [s for s in statements if s["Effect"] == "Allow" and action in as_list(s["Action"])]
+
+
+def test_every_wildcard_action_or_resource_has_a_written_justification(stack_template: StackTemplate) -> None:
+    justified = stack_template.document["Metadata"]["WildcardJustifications"]
+    for owner, statement in every_statement(stack_template):
+        wildcards = [
+            value
+            for value in as_list(statement["Action"]) + as_list(statement.get("Resource", []))
+            if "*" in str(value)
+        ]
+        if wildcards:
+            sid = statement.get("Sid")
+            assert sid in justified, f"{owner}: statement {sid!r} uses {wildcards} without a justification"
+            assert len(str(justified[sid]).strip()) > 20
+
+
+def test_every_statement_has_a_sid_that_says_what_it_is_for(stack_template: StackTemplate) -> None:
+    for owner, statement in every_statement(stack_template):
+        assert statement.get("Sid"), f"{owner} has a statement without a Sid"
+
+
+def test_no_function_statement_allows_a_whole_service(stack_template: StackTemplate) -> None:
+    for logical_id, _ in stack_template.resources_of_type("AWS::Serverless::Function"):
+        for statement in function_statements(stack_template, logical_id):
+            for action in as_list(statement["Action"]):
+                assert not str(action).endswith(":*"), f"{logical_id} allows {action}"
+
+
+def test_the_authorizer_reads_clients_writes_nonces_and_unseals_only_client_secrets(
+    stack_template: StackTemplate,
+) -> None:
+    statements = function_statements(stack_template, "AuthorizerFunction")
+    actions = {action for s in statements for action in as_list(s["Action"])}
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "kms:Decrypt",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    (read,) = grants(statements, "dynamodb:GetItem")
+    assert read["Resource"] == {"Fn::GetAtt": ["ClientsTable", "Arn"]}
+    (write,) = grants(statements, "dynamodb:PutItem")
+    assert write["Resource"] == {"Fn::GetAtt": ["NoncesTable", "Arn"]}
+    (unseal,) = grants(statements, "kms:Decrypt")
+    assert unseal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "client-secret"}}
+
+
+@pytest.mark.parametrize("logical_id", ["CompletionFunction", "ValidatorFunction"])
+def test_request_key_decrypt_is_conditioned_and_cannot_unseal_client_secrets(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    decrypts = grants(function_statements(stack_template, logical_id), "kms:Decrypt")
+    by_key = {str(s["Resource"]["Fn::GetAtt"][0]): s for s in decrypts}
+    assert set(by_key) == {"RequestKey", "RsaRequestKey"}
+    assert by_key["RequestKey"]["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "request"}}
+    # KMS takes no encryption context with asymmetric keys; the algorithm is what can be pinned.
+    assert by_key["RsaRequestKey"]["Condition"] == {
+        "StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
+    }
+
+
+def test_only_the_completion_and_validator_roles_may_decrypt_request_envelopes(
+    stack_template: StackTemplate,
+) -> None:
+    for logical_id, _ in stack_template.resources_of_type("AWS::Serverless::Function"):
+        for statement in grants(function_statements(stack_template, logical_id), "kms:Decrypt"):
+            purpose = (
+                statement.get("Condition", {}).get("StringEquals", {}).get("kms:EncryptionContext:purpose")
+            )
+            if purpose == "request" or statement["Resource"] == {"Fn::GetAtt": ["RsaRequestKey", "Arn"]}:
+                assert logical_id in {"CompletionFunction", "ValidatorFunction"}
+
+
+@pytest.mark.parametrize("logical_id", ["AuthorizerFunction", "CompletionFunction", "ValidatorFunction"])
+def test_every_function_resource_is_a_reference_to_this_stack(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    justified = stack_template.document["Metadata"]["WildcardJustifications"]
+    for statement in function_statements(stack_template, logical_id):
+        if statement["Sid"] in justified:
+            continue
+        for resource in as_list(statement["Resource"]):
+            assert isinstance(resource, Mapping)
+            assert set(resource) <= {"Ref", "Fn::GetAtt"}, f"{logical_id}: {resource}"
+
+
+def test_only_the_validator_touches_the_queue_bus_and_verdicts(stack_template: StackTemplate) -> None:
+    for logical_id in ("AuthorizerFunction", "CompletionFunction"):
+        actions = {a for s in function_statements(stack_template, logical_id) for a in as_list(s["Action"])}
+        assert not {a for a in actions if a.startswith(("sqs:", "events:"))}
+    validator = function_statements(stack_template, "ValidatorFunction")
+    (publish,) = grants(validator, "events:PutEvents")
+    assert publish["Resource"] == {"Fn::GetAtt": ["ValidationBus", "Arn"]}
+
+
+def test_only_the_eventbridge_rule_may_send_to_the_validation_queue(stack_template: StackTemplate) -> None:
+    policy = stack_template.resources["ValidationQueuePolicy"]["Properties"]["PolicyDocument"]
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ValidateOutputRule", "Arn"]}}
+    }

@@ -1,0 +1,182 @@
+"""template.yaml as a tested contract: what the code relies on, the template must declare."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from secure_ai.settings import AuthorizerSettings, CompletionSettings, FunctionSettings, ValidatorSettings
+from secure_ai_local.provision import ProvisionedStack
+from secure_ai_local.stack_template import StackTemplate
+
+SETTINGS_BY_FUNCTION: dict[str, type[FunctionSettings]] = {
+    "AuthorizerFunction": AuthorizerSettings,
+    "CompletionFunction": CompletionSettings,
+    "ValidatorFunction": ValidatorSettings,
+}
+PUBLIC_ROUTES = {("/v1/keys/public", "GET")}
+TABLES_WITH_TTL = {"NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"}
+
+
+def api_events(template: StackTemplate) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    for _, properties in template.resources_of_type("AWS::Serverless::Function"):
+        for event in properties.get("Events", {}).values():
+            if event["Type"] == "Api":
+                yield event["Properties"]["Path"], event["Properties"]["Method"].upper(), event["Properties"]
+
+
+def test_every_function_declared_is_one_whose_settings_the_tests_know(stack_template: StackTemplate) -> None:
+    declared = {logical_id for logical_id, _ in stack_template.resources_of_type("AWS::Serverless::Function")}
+    assert declared == set(SETTINGS_BY_FUNCTION)
+
+
+def test_the_authorizer_result_cache_is_off(stack_template: StackTemplate) -> None:
+    (_, api), *_ = stack_template.resources_of_type("AWS::Serverless::Api")
+    authorizers = api["Auth"]["Authorizers"]
+    assert authorizers, "the API declares no authorizer"
+    for authorizer in authorizers.values():
+        assert authorizer["FunctionPayloadType"] == "REQUEST"
+        assert authorizer["Identity"]["ReauthorizeEvery"] == 0
+
+
+def test_the_signature_authorizer_is_the_default_authorizer(stack_template: StackTemplate) -> None:
+    (_, api), *_ = stack_template.resources_of_type("AWS::Serverless::Api")
+    assert api["Auth"]["DefaultAuthorizer"] == "SignatureAuthorizer"
+    assert api["Auth"]["Authorizers"]["SignatureAuthorizer"]["FunctionArn"] == {
+        "Fn::GetAtt": ["AuthorizerFunction", "Arn"]
+    }
+
+
+def test_every_route_but_the_public_key_route_is_behind_the_authorizer(stack_template: StackTemplate) -> None:
+    routes = list(api_events(stack_template))
+    assert len(routes) >= 3
+    for path, method, properties in routes:
+        authorizer = properties.get("Auth", {}).get("Authorizer")
+        if (path, method) in PUBLIC_ROUTES:
+            assert authorizer == "NONE"
+        else:
+            assert authorizer in (None, "SignatureAuthorizer"), f"{method} {path} bypasses the authorizer"
+
+
+def test_the_ciphertext_content_type_is_a_binary_media_type(stack_template: StackTemplate) -> None:
+    from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+
+    (_, api), *_ = stack_template.resources_of_type("AWS::Serverless::Api")
+    assert ENVELOPE_CONTENT_TYPE.replace("/", "~1") in api["BinaryMediaTypes"]
+
+
+def test_stage_throttling_and_access_logging_are_configured(stack_template: StackTemplate) -> None:
+    (_, api), *_ = stack_template.resources_of_type("AWS::Serverless::Api")
+    (settings,) = api["MethodSettings"]
+    assert {"ThrottlingRateLimit", "ThrottlingBurstLimit"} <= set(settings)
+    assert "DestinationArn" in api["AccessLogSetting"]
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
+def test_every_setting_a_function_reads_is_in_its_environment(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    declared = set(stack_template.function_environment(logical_id))
+    missing = SETTINGS_BY_FUNCTION[logical_id].environment_variables() - declared
+    assert not missing, f"{logical_id} reads {sorted(missing)} but the template does not set them"
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
+def test_the_environment_the_template_resolves_to_validates(
+    aws_stack: ProvisionedStack, logical_id: str
+) -> None:
+    settings = SETTINGS_BY_FUNCTION[logical_id].from_environ(aws_stack.function_environments[logical_id])
+    assert settings.model_dump()
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
+def test_every_handler_imports_and_is_callable(stack_template: StackTemplate, logical_id: str) -> None:
+    _, handler = stack_template.function_handler(logical_id)
+    module_name, _, attribute = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute))
+
+
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
+def test_the_handler_package_is_the_one_in_its_code_uri(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    code_uri, handler = stack_template.function_handler(logical_id)
+    package = handler.split(".")[0]
+    module = importlib.import_module(package)
+    assert module.__file__ is not None
+    assert f"/{code_uri}/{package}/" in module.__file__
+
+
+def test_one_runtime_and_architecture_for_every_function_and_the_layer(stack_template: StackTemplate) -> None:
+    function_globals = stack_template.document["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.13"
+    assert function_globals["Architectures"] == [{"Ref": "Architecture"}]
+    assert stack_template.document["Parameters"]["Architecture"]["Default"] == "arm64"
+    for _, properties in stack_template.resources_of_type("AWS::Serverless::Function"):
+        assert "Runtime" not in properties
+        assert "Architectures" not in properties
+    (layer_id, layer), *_ = stack_template.resources_of_type("AWS::Serverless::LayerVersion")
+    assert layer["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+    metadata = stack_template.resources[layer_id]["Metadata"]
+    assert metadata == {"BuildMethod": "python3.13", "BuildArchitecture": {"Ref": "Architecture"}}
+
+
+@pytest.mark.parametrize(
+    "logical_id", ["ClientsTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"]
+)
+def test_every_table_is_on_demand_recoverable_and_encrypted(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    properties = stack_template.resources[logical_id]["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    if logical_id in TABLES_WITH_TTL:
+        assert properties["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_template_declares_exactly_the_tables_the_tests_check(stack_template: StackTemplate) -> None:
+    tables = {logical_id for logical_id, _ in stack_template.resources_of_type("AWS::DynamoDB::Table")}
+    assert tables == {"ClientsTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"}
+
+
+def test_the_rsa_key_is_an_encrypt_decrypt_key(stack_template: StackTemplate) -> None:
+    properties = stack_template.resources["RsaRequestKey"]["Properties"]
+    assert properties["KeyUsage"] == "ENCRYPT_DECRYPT"
+    assert properties["KeySpec"].startswith("RSA_")
+
+
+def test_the_queue_redrives_to_a_dead_letter_queue_and_reports_partial_failures(
+    stack_template: StackTemplate,
+) -> None:
+    queue = stack_template.resources["ValidationQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": ["ValidationDeadLetterQueue", "Arn"]
+    }
+    assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 5
+    validator_timeout = stack_template.resources["ValidatorFunction"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * validator_timeout
+    sqs_event = stack_template.resources["ValidatorFunction"]["Properties"]["Events"]["ValidationQueue"]
+    assert sqs_event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_event_bus_rule_feeds_the_queue_and_not_the_verdicts_it_publishes(
+    stack_template: StackTemplate,
+) -> None:
+    rule = stack_template.resources["ValidateOutputRule"]["Properties"]
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ValidationQueue", "Arn"]}
+    assert rule["EventPattern"]["detail-type"] == ["ValidateOutput"]
+
+
+def test_outputs_name_the_api_url_and_both_key_arns(stack_template: StackTemplate) -> None:
+    assert {"ApiUrl", "RequestKeyArn", "RsaRequestKeyArn"} <= set(stack_template.document["Outputs"])
+
+
+@pytest.mark.parametrize("name", ["Stage", "ModelBaseUrl", "DefaultModel", "Architecture"])
+def test_deployers_can_set_the_documented_parameters(stack_template: StackTemplate, name: str) -> None:
+    assert name in stack_template.document["Parameters"]

@@ -1,0 +1,57 @@
+"""Import each built function's handler the way Lambda lays it out, with nothing else on the path.
+
+For every function in a built template: a fresh python3.13, isolated (-I) and without site-packages
+(-S), whose sys.path is the function's build folder then the built layer's `python/` folder (Lambda's
+/var/task then /opt/python). A handler that leans on something only the dev virtualenv has fails here.
+"""
+
+from __future__ import annotations
+
+import subprocess  # nosec B404 - runs the interpreter we were given on our own build output
+import sys
+from pathlib import Path
+
+from cfnlint.decode import cfn_yaml
+
+PROBE = """
+import importlib, sys
+sys.path[:0] = [{task!r}, {layer!r}]
+module = importlib.import_module({module!r})
+handler = getattr(module, {attribute!r})
+assert callable(handler), "handler is not callable"
+leaked = [p for p in sys.path if "site-packages" in p]
+assert not leaked, leaked
+print("ok", {module!r}, module.__file__)
+"""
+
+
+def main(build_dir: str, python: str) -> int:
+    """Check every function in `build_dir`/template.yaml; return a process exit code."""
+    root = Path(build_dir)
+    template = cfn_yaml.load(str(root / "template.yaml"))
+    layers = [
+        root / str(properties["Properties"]["ContentUri"]) / "python"
+        for properties in template["Resources"].values()
+        if properties["Type"] == "AWS::Serverless::LayerVersion"
+    ]
+    (layer,) = layers
+    failures = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        module, _, attribute = str(resource["Properties"]["Handler"]).rpartition(".")
+        task = root / str(resource["Properties"]["CodeUri"])
+        probe = PROBE.format(task=str(task), layer=str(layer), module=module, attribute=attribute)
+        result = subprocess.run(  # noqa: S603 # nosec B603 - fixed argv, our interpreter
+            [python, "-I", "-S", "-c", probe], capture_output=True, text=True, check=False, env={}
+        )
+        status = "imports" if result.returncode == 0 else "FAILS TO IMPORT"
+        print(f"{logical_id}: {module}.{attribute} {status}")
+        if result.returncode != 0:
+            failures += 1
+            print(result.stderr.strip()[-2000:], file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))
