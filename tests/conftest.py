@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 
 from secure_ai.aws_clients import reset_clients
 from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
 
 REGION = "us-east-1"
+
+
+# Handlers create Powertools objects at import, as in Lambda where the environment precedes the import.
+# Set here, at this module's import: pytest loads it before any nested conftest that imports a handler.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SecureAiGatewayTests")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +69,19 @@ def use_function_environment(
         return environment
 
     return apply
+
+
+@pytest.fixture
+def atomic_dynamodb_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB evaluates a condition and writes atomically per item; moto checks then writes
+    without a lock. Give moto that one guarantee so concurrency tests measure our code, not a
+    race inside the emulator."""
+    lock = threading.Lock()
+    for name in ("put_item", "update_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: DynamoDBBackend, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)

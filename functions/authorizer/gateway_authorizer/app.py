@@ -1,8 +1,75 @@
-"""Placeholder until this function's issue lands: it refuses every invocation (fails closed)."""
+"""REQUEST authorizer: Allow exactly `event.methodArn` for a verified, fresh, unreplayed signature.
 
-from typing import Any
+Every refusal looks the same to the caller (API Gateway's 401); the reason goes to the log and to
+the `AuthorizationRefused` metric, never the signature, the secret or anything from the body.
+Import budget: no Encryption SDK, no openai, no Tracer (Lambda's active tracing covers the call).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
+from typing import Any, NoReturn
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from secure_ai.authorization import RequestAuthorizer, allow_policy
+from secure_ai.clients.resolver import SigningKeyResolver
+from secure_ai.clients.sealing import SecretSealer
+from secure_ai.clients.store import ClientStore
+from secure_ai.errors import GatewayError
+from secure_ai.observability import service_logger, service_metrics
+from secure_ai.replay import NonceStore
+from secure_ai.settings import AuthorizerSettings
+
+logger = service_logger()
+metrics = service_metrics()
+
+# API Gateway turns exactly this exception message into a 401 without invoking the integration.
+UNAUTHORIZED = "Unauthorized"
+METHOD_ARN_PREFIX = "arn:aws"
 
 
-def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """Refuse: the function is declared in the template but not yet implemented."""
-    raise NotImplementedError("not implemented yet")
+@cache
+def request_authorizer() -> RequestAuthorizer:
+    """The authorizer service for this execution environment (settings validated once)."""
+    settings = AuthorizerSettings.from_environ(os.environ)
+    keys = SigningKeyResolver(
+        ClientStore(settings.clients_table),
+        SecretSealer(settings.secrets_key_arn),
+        clock=time.time,
+    )
+    return RequestAuthorizer(
+        keys=keys,
+        nonces=NonceStore(settings.nonces_table),
+        expected_tag=settings.signature_tag,
+        clock=time.time,
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
+    """Allow policy for `event.methodArn`, or the generic 401."""
+    method_arn = event.get("methodArn") if isinstance(event, dict) else None
+    try:
+        if not isinstance(method_arn, str) or not method_arn.startswith(METHOD_ARN_PREFIX):
+            refuse("bad_method_arn")
+        authorization = request_authorizer().authorize(event)
+    except GatewayError as error:
+        refuse(error.reason, kind=type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged
+        refuse("internal_error", kind=type(error).__name__)
+    metrics.add_metric(name="AuthorizationAllowed", unit=MetricUnit.Count, value=1)
+    logger.info("request authorized", extra={"client_id": authorization.client_id, "key_id": authorization.key_id})
+    return allow_policy(authorization, method_arn)
+
+
+def refuse(reason: str, kind: str = "SignatureRejected") -> NoReturn:
+    """Log and count the reason, then raise the one response every refusal gets."""
+    metrics.add_dimension(name="reason", value=reason)
+    metrics.add_metric(name="AuthorizationRefused", unit=MetricUnit.Count, value=1)
+    logger.warning("request refused", extra={"reason": reason, "error": kind})
+    raise PermissionError(UNAUTHORIZED) from None

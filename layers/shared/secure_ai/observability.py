@@ -7,6 +7,7 @@ relies on Lambda's active tracing and does not create one.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -16,9 +17,32 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 
+# These libraries log whole request and response bodies at DEBUG: KMS plaintexts (client secrets),
+# decrypted envelopes, prompts and answers. Whatever level an operator sets (AWS_LAMBDA_LOG_LEVEL,
+# the root logger), they stay at WARNING.
+BODY_LOGGING_LIBRARIES = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "openai",
+    "aws_encryption_sdk",
+)
+
+
+def silence_body_logging() -> None:
+    """Pin the loggers of libraries that dump bodies at DEBUG to WARNING."""
+    for name in BODY_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @cache
 def service_logger() -> Logger:
     """The JSON structured logger (service name from POWERTOOLS_SERVICE_NAME)."""
+    silence_body_logging()
     return Logger(utc=True)
 
 

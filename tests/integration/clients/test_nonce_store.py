@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from botocore.stub import Stubber
-from moto.dynamodb.models.table import Table
 
 from secure_ai.errors import DependencyUnavailable, ReplayDetected, SignatureRejected
 from secure_ai.replay import RETENTION_MARGIN_SECONDS, NonceStore
@@ -51,22 +50,7 @@ def test_the_same_nonce_under_another_key_is_not_a_replay(nonce_store: NonceStor
     nonce_store.remember("acme.2", NONCE, EXPIRES)
 
 
-@pytest.fixture
-def atomic_conditional_puts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB evaluates a condition and writes atomically per item; moto's in-process table
-    checks then writes without a lock. Give moto that one guarantee so the test below measures
-    the NonceStore, not a race inside the emulator."""
-    original = Table.put_item
-    lock = threading.Lock()
-
-    def put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Table, "put_item", put_item)
-
-
-@pytest.mark.usefixtures("atomic_conditional_puts")
+@pytest.mark.usefixtures("atomic_dynamodb_items")
 def test_of_fifty_concurrent_uses_of_one_nonce_exactly_one_is_accepted(nonce_store: NonceStore) -> None:
     # Given 50 threads released together with the same key id and nonce
     start = threading.Barrier(50)

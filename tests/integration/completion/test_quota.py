@@ -62,6 +62,7 @@ def test_a_request_larger_than_the_whole_budget_is_refused_without_a_write(
     assert "Item" not in item
 
 
+@pytest.mark.usefixtures("atomic_dynamodb_items")
 def test_fifty_concurrent_requests_against_a_budget_of_ten_admit_exactly_ten(
     aws_stack: ProvisionedStack,
 ) -> None:
