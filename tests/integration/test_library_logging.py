@@ -32,4 +32,6 @@ def test_without_the_pin_botocore_would_log_the_plaintext(
     caplog.set_level(logging.DEBUG, logger="botocore")  # restored at teardown
     kms = boto3.client("kms")
     kms.encrypt(KeyId=aws_stack.attribute("RequestKey", "Arn"), Plaintext=MARKER)
-    assert "LEAK-SENTINEL" in caplog.text or MARKER.hex() in caplog.text or "TEVBSy1TRU5USU5FTC" in caplog.text
+    assert (
+        "LEAK-SENTINEL" in caplog.text or MARKER.hex() in caplog.text or "TEVBSy1TRU5USU5FTC" in caplog.text
+    )

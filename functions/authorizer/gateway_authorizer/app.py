@@ -63,7 +63,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged
         refuse("internal_error", kind=type(error).__name__)
     metrics.add_metric(name="AuthorizationAllowed", unit=MetricUnit.Count, value=1)
-    logger.info("request authorized", extra={"client_id": authorization.client_id, "key_id": authorization.key_id})
+    logger.info(
+        "request authorized", extra={"client_id": authorization.client_id, "key_id": authorization.key_id}
+    )
     return allow_policy(authorization, method_arn)
 
 

@@ -64,7 +64,8 @@ def authorize(
     app.request_authorizer.cache_clear()
 
     def invoke(event: Any) -> dict[str, object]:
-        return app.lambda_handler(event, FakeLambdaContext("authorizer"))
+        response: dict[str, object] = app.lambda_handler(event, FakeLambdaContext("authorizer"))
+        return response
 
     yield invoke
     app.request_authorizer.cache_clear()
