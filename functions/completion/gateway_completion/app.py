@@ -1,8 +1,103 @@
-"""Placeholder until this function's issue lands: it refuses every invocation (fails closed)."""
+"""Completion function: encrypted chat completions, and the RSA public key mobile clients pin."""
 
+from __future__ import annotations
+
+import os
+import time
+from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """Refuse: the function is declared in the template but not yet implemented."""
-    raise NotImplementedError("not implemented yet")
+from secure_ai.clients.store import ClientStore
+from secure_ai.completion import CHAT_ROUTE, CompletionService
+from secure_ai.envelope.requests import RequestEnvelopes
+from secure_ai.envelope.responses import seal_response
+from secure_ai.errors import GatewayError
+from secure_ai.http_errors import install_error_handlers
+from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai.model_access import ModelAccess
+from secure_ai.observability import service_logger, service_metrics, service_tracer
+from secure_ai.policy_catalog import PolicyCatalog
+from secure_ai.proxy_call import AuthorizedCall
+from secure_ai.quota import UsageLedger
+from secure_ai.settings import CompletionSettings
+
+logger = service_logger()
+metrics = service_metrics()
+tracer = service_tracer()
+app = APIGatewayRestResolver()
+install_error_handlers(app, logger, metrics)
+
+
+@cache
+def settings() -> CompletionSettings:
+    """Validated once per execution environment."""
+    return CompletionSettings.from_environ(os.environ)
+
+
+@cache
+def envelopes() -> RequestEnvelopes:
+    """Request envelope decryption for both client modes."""
+    return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn)
+
+
+@cache
+def completion_service() -> CompletionService:
+    """The completion pipeline, wired to this environment's AWS resources and model endpoint."""
+    model_access = ModelAccess(settings())
+    return CompletionService(
+        envelopes=envelopes(),
+        clients=ClientStore(settings().clients_table),
+        ledger=UsageLedger(settings().usage_table),
+        model=model_access.chat_model,
+        moderation=model_access.moderation,
+        policies=PolicyCatalog(),
+        seal_response=seal_response,
+        default_model=settings().default_model,
+        clock=time.time,
+        on_settlement_failure=settlement_failed,
+    )
+
+
+def settlement_failed(error: GatewayError) -> None:
+    """A settlement that did not land leaves the reservation counted; make it visible."""
+    metrics.add_metric(name="UsageSettlementFailed", unit=MetricUnit.Count, value=1)
+    logger.error("usage settlement failed", extra={"reason": error.reason})
+
+
+@app.post(CHAT_ROUTE)
+@tracer.capture_method(capture_response=False)
+def chat_completions() -> Response[bytes]:
+    """Decrypt, complete, screen and encrypt one chat request."""
+    result = completion_service().complete(AuthorizedCall.from_proxy_event(app.current_event.raw_event))
+    metrics.add_metric(name=f"Completion{result.decision.capitalize()}", unit=MetricUnit.Count, value=1)
+    return Response(
+        status_code=200,
+        content_type=ENVELOPE_CONTENT_TYPE,
+        body=result.envelope,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.get("/v1/keys/public")
+def public_key() -> dict[str, str]:
+    """The RSA public key (PEM) mobile/web clients encrypt to; public by design."""
+    key = envelopes().public_key()
+    return {
+        "key_arn": key.key_arn,
+        "key_spec": key.key_spec,
+        "encryption_algorithm": "RSAES_OAEP_SHA_256",
+        "public_key_pem": key.pem,
+        "envelope_version": "1",
+    }
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """API Gateway proxy entry point."""
+    return app.resolve(event, context)

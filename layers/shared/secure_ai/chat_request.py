@@ -80,7 +80,11 @@ class ChatCompletionRequest(_Strict):
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Annotated[float, Field(gt=0, le=1)] | None = None
-    stop: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(max_length=MAX_STOP_SEQUENCES)] | None = None
+    stop: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[list[str], Field(max_length=MAX_STOP_SEQUENCES)]
+        | None
+    ) = None
     seed: int | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     response_format: ResponseFormat | None = None
@@ -113,12 +117,17 @@ class RequestPlaintext(_Strict):
     @field_validator("resp_key", mode="before")
     @classmethod
     def _decode_resp_key(cls, value: object) -> bytes:
-        if not isinstance(value, str):
-            raise TypeError("resp_key must be a base64 string")
-        try:
-            key = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("resp_key is not base64") from None
-        if len(key) != RESPONSE_KEY_BYTES:
-            raise ValueError("resp_key must be 32 bytes")
-        return key
+        return decode_resp_key(value)
+
+
+def decode_resp_key(value: object) -> bytes:
+    """A plaintext's `resp_key`: base64 of exactly 32 bytes (pydantic turns the errors into 400s)."""
+    if not isinstance(value, str):
+        raise TypeError("resp_key must be a base64 string")
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("resp_key is not base64") from None
+    if len(key) != RESPONSE_KEY_BYTES:
+        raise ValueError("resp_key must be 32 bytes")
+    return key

@@ -1,0 +1,266 @@
+"""The real completion handler against moto, with a programmable OpenAI-compatible provider."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+
+from gateway_completion import app
+from secure_ai import model_access
+from secure_ai.aws_clients import kms_client
+from secure_ai.clients.admin import ClientAdmin
+from secure_ai.clients.records import format_key_id
+from secure_ai.clients.sealing import SecretSealer
+from secure_ai.clients.store import ClientStore
+from secure_ai.envelope.kms import public_key_pem
+from secure_ai.envelope.requests import seal_request_mobile, seal_request_server
+from secure_ai.envelope.responses import open_response
+from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_local.provision import ProvisionedStack
+from tests.gateway_events import SignedCall, proxy_event
+from tests.kms_rsa_shim import install_rsa_decrypt
+from tests.lambda_context import FakeLambdaContext
+
+MODEL = "gpt-test"
+
+
+@dataclass
+class FakeProvider:
+    """An OpenAI-compatible provider: records what it was sent, answers as told."""
+
+    answer: str = "Hello from the model."
+    chat_status: int = 200
+    moderation_status: int = 200
+    moderation_scores: dict[str, float] = field(default_factory=dict)
+    retry_after: str | None = None
+    timeout: bool = False
+    chat_requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        if self.timeout:
+            raise httpx2.ReadTimeout("slow", request=request)
+        body = json.loads(request.content)
+        if request.url.path.endswith("/moderations"):
+            if self.moderation_status != 200:
+                return httpx2.Response(self.moderation_status, json={"error": {"message": "down"}})
+            return httpx2.Response(200, json=moderation_answer(self.moderation_scores))
+        self.chat_requests.append(body)
+        if self.chat_status != 200:
+            headers = {"retry-after": self.retry_after} if self.retry_after else {}
+            return httpx2.Response(
+                self.chat_status, headers=headers, json={"error": {"message": "UPSTREAM-DETAIL"}}
+            )
+        return httpx2.Response(
+            200,
+            json={
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 1,
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": self.answer},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+            },
+        )
+
+
+def moderation_answer(scores: dict[str, float]) -> dict[str, Any]:
+    categories = ["harassment", "hate", "self-harm", "sexual", "violence", "illicit"]
+    all_scores = {name: scores.get(name, 0.0) for name in categories}
+    return {
+        "id": "modr-test",
+        "model": "omni-moderation-latest",
+        "results": [
+            {
+                "flagged": any(value > 0.5 for value in all_scores.values()),
+                "categories": {name: value > 0.5 for name, value in all_scores.items()},
+                "category_scores": all_scores,
+            }
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    key_id: str
+    secret: bytes
+
+
+@dataclass
+class Sent:
+    """A completion request as sent: its nonce, response key and the handler's raw response."""
+
+    req_id: str
+    resp_key: bytes
+    response: dict[str, Any]
+
+    @property
+    def status(self) -> int:
+        return int(self.response["statusCode"])
+
+    def header(self, name: str) -> str:
+        """A response header, from `headers` or Powertools' `multiValueHeaders` (REST proxy format)."""
+        for key, values in (self.response.get("multiValueHeaders") or {}).items():
+            if key.lower() == name.lower():
+                return str(values[-1])
+        for key, value in (self.response.get("headers") or {}).items():
+            if key.lower() == name.lower():
+                return str(value)
+        raise KeyError(name)
+
+    def json(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self.response["body"])
+        return result
+
+    def opened(self) -> dict[str, Any]:
+        """The decrypted response payload, as the client SDK would see it."""
+        assert self.response["isBase64Encoded"] is True
+        ciphertext = base64.b64decode(self.response["body"])
+        payload: dict[str, Any] = json.loads(
+            open_response(ciphertext, resp_key=self.resp_key, req_id=self.req_id)
+        )
+        return payload
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    fake = FakeProvider()
+
+    def client_for(*, api_key: str, base_url: str, timeout_seconds: float, max_retries: int) -> openai.OpenAI:
+        assert api_key, "the API key must come from Secrets Manager"
+        return openai.OpenAI(
+            api_key=api_key,
+            base_url="http://provider.test/v1",
+            max_retries=0,
+            http_client=httpx2.Client(transport=httpx2.MockTransport(fake.handle)),
+        )
+
+    monkeypatch.setattr(model_access, "openai_client", client_for)
+    return fake
+
+
+@pytest.fixture
+def admin(aws_stack: ProvisionedStack) -> ClientAdmin:
+    return ClientAdmin(
+        ClientStore(aws_stack.ref("ClientsTable")),
+        SecretSealer(aws_stack.attribute("RequestKey", "Arn")),
+        clock=time.time,
+    )
+
+
+@pytest.fixture
+def new_client(admin: ClientAdmin) -> Callable[..., Client]:
+    def create(client_id: str, **limits: Any) -> Client:
+        record, secret = admin.create_client(
+            client_id=client_id,
+            scopes=limits.pop("scopes", ("chat:complete",)),
+            allowed_models=(MODEL,),
+            max_tokens=limits.pop("max_tokens", 256),
+            token_budget=limits.pop("token_budget", 100_000),
+            request_budget=limits.pop("request_budget", 100),
+        )
+        return Client(record.client_id, format_key_id(record.client_id, record.latest_version), secret)
+
+    return create
+
+
+@pytest.fixture
+def client(new_client: Callable[..., Client]) -> Client:
+    return new_client("app-1")
+
+
+@pytest.fixture
+def handler(
+    use_function_environment: Callable[[str], dict[str, str]], provider: FakeProvider
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
+    """The real handler in its template environment, cold, with an RSA-honest KMS client."""
+    use_function_environment("CompletionFunction")
+    for factory in (app.settings, app.envelopes, app.completion_service):
+        factory.cache_clear()
+    install_rsa_decrypt(kms_client())
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = app.lambda_handler(event, FakeLambdaContext("completion"))
+        return response
+
+    yield invoke
+    for factory in (app.settings, app.envelopes, app.completion_service):
+        factory.cache_clear()
+
+
+@pytest.fixture
+def send(
+    aws_stack: ProvisionedStack, handler: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Callable[..., Sent]:
+    """Seal a chat request (server or mobile mode), sign it, and hand it to the handler."""
+
+    def send_request(
+        client: Client,
+        request: dict[str, Any] | None = None,
+        *,
+        mode: str = "server",
+        as_client: str | None = None,
+        req_id: str | None = None,
+        sealed_for_req_id: str | None = None,
+        body: bytes | None = None,
+        scopes: str = "chat:complete",
+    ) -> Sent:
+        req_id = req_id or secrets.token_urlsafe(16)
+        resp_key = secrets.token_bytes(32)
+        chat = request or {"model": MODEL, "messages": [{"role": "user", "content": "Say hello."}]}
+        plaintext = json.dumps({"resp_key": base64.b64encode(resp_key).decode(), "request": chat}).encode()
+        sealed_req = sealed_for_req_id or req_id
+        if mode == "server":
+            ciphertext = seal_request_server(
+                plaintext,
+                kms_key_arn=aws_stack.attribute("RequestKey", "Arn"),
+                client_id=client.client_id,
+                req_id=sealed_req,
+                route="/v1/chat/completions",
+                kms_client=kms_client(),
+            )
+        else:
+            rsa_arn = aws_stack.attribute("RsaRequestKey", "Arn")
+            ciphertext = seal_request_mobile(
+                plaintext,
+                rsa_public_key_pem=public_key_pem(rsa_arn, kms_client()).pem,
+                rsa_key_arn=rsa_arn,
+                client_id=client.client_id,
+                req_id=sealed_req,
+                route="/v1/chat/completions",
+            )
+        call = SignedCall(
+            secret=client.secret,
+            key_id=client.key_id,
+            created=int(time.time()),
+            nonce=req_id,
+            body=ciphertext,
+            content_type=ENVELOPE_CONTENT_TYPE,
+        )
+        context = {
+            "client_id": as_client or client.client_id,
+            "key_id": client.key_id,
+            "nonce": req_id,
+            "content_digest": compute_content_digest(ciphertext),
+            "scopes": scopes,
+        }
+        event = proxy_event(call, context, binary=True, body=body)
+        return Sent(req_id=req_id, resp_key=resp_key, response=handler(event))
+
+    return send_request
