@@ -1,0 +1,840 @@
+"""A local API Gateway REST API: the template's routes, authorizer and gateway responses, served on
+127.0.0.1 and feeding the real handlers the event shapes API Gateway sends.
+
+Everything is read from the template: the stage, the routes (`Api` events of the functions), the
+default REQUEST authorizer and its identity sources, per-route `Auth: Authorizer: NONE`,
+`BinaryMediaTypes` (`~1` meaning `/`) and `GatewayResponses`. URLs have the execute-api default
+endpoint's shape, `http://127.0.0.1:<port>/<stage>/<resource path>`, so the stage is part of the
+path a client signs and of `requestContext.path`.
+
+Behaviour reproduced from REST APIs (bodies are API Gateway's defaults unless the template's
+GatewayResponses customise that response type, or DEFAULT_4XX / DEFAULT_5XX):
+- unknown stage → 403 "Forbidden"; unknown resource or method → 403 "Missing Authentication Token";
+- body over 10 MB → 413 "Request Too Long", before anything is invoked;
+- a missing or empty identity source → 401 "Unauthorized" without invoking the authorizer; the
+  authorizer failing with the message "Unauthorized" → 401; a Deny, or an Allow whose policy does not
+  cover the methodArn (IAM matching, `*` and `?` wildcards) → 403; any other authorizer failure or a
+  malformed policy → 500 {"message": null}. The authorizer runs on every request (no cache);
+- the integration not answering within 29 s → 504 "Endpoint request timed out"; a function error or
+  a malformed proxy response → 502 "Internal server error"; an event Lambda refuses (over 6 MB) → 500;
+- request bodies whose Content-Type matches a binary media type arrive base64-encoded
+  (`isBase64Encoded: true`); a response with `isBase64Encoded: true` is decoded to bytes only when
+  the request's first Accept type matches a binary media type (otherwise the base64 text is sent, as
+  API Gateway does).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import hashlib
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import Headers
+from werkzeug.wrappers import Response
+
+from secure_ai_local.loopback_server import RAW_HEADERS_KEY, LoopbackServer
+from secure_ai_local.stack_template import StackTemplate, resolve
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from secure_ai_local.lambda_runtime import FunctionInvoker
+
+logger = logging.getLogger("secure_ai_local.api")
+
+DEFAULT_PORT: Final = 3000
+PAYLOAD_LIMIT_BYTES: Final = 10 * 1024 * 1024
+INTEGRATION_TIMEOUT_SECONDS: Final = 29.0
+UNAUTHORIZED_MESSAGE: Final = "Unauthorized"
+_INVOKE_ACTION: Final = "execute-api:Invoke"
+_PROXY_RESPONSE_KEYS: Final = frozenset(
+    {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+)
+# Integration response headers API Gateway does not pass through as they are, but as x-amzn-Remapped-*.
+_REMAPPED_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "connection",
+        "content-length",
+        "content-md5",
+        "date",
+        "max-forwards",
+        "server",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "via",
+        "www-authenticate",
+    }
+)
+# Request headers API Gateway sets itself (a client's own values are replaced or appended to).
+_FORWARDING_HEADERS: Final = frozenset(
+    {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
+)
+
+
+# ------------------------------------------------------------------------------ the API, from the template
+@dataclass(frozen=True)
+class Route:
+    """One method on one resource, integrated with a function (Lambda proxy)."""
+
+    resource: str
+    method: str  # upper case, or "ANY"
+    function: str
+    authorizer: str | None
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The resource path's segments ("/" has none)."""
+        return tuple(part for part in self.resource.split("/") if part)
+
+
+@dataclass(frozen=True)
+class RequestAuthorizer:
+    """A Lambda REQUEST authorizer with its identity sources."""
+
+    name: str
+    function: str
+    identity_headers: tuple[str, ...] = ()
+    identity_query_strings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatewayResponse:
+    """A customised gateway response: status code, body templates, static headers."""
+
+    status_code: int | None
+    templates: Mapping[str, str]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiDefinition:
+    """What the emulator serves, as the template declares it."""
+
+    api_id: str
+    stage: str
+    routes: tuple[Route, ...]
+    authorizers: Mapping[str, RequestAuthorizer]
+    binary_media_types: tuple[str, ...] = ()
+    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+
+    @classmethod
+    def from_template(
+        cls, template: StackTemplate, references: Mapping[str, str], *, logical_id: str | None = None
+    ) -> ApiDefinition:
+        """Read the AWS::Serverless::Api `logical_id` (the only one if None) and its routes.
+
+        Raises NotImplementedError for features the emulator would otherwise silently ignore
+        (TOKEN or cached authorizers, IAM or API key auth).
+        """
+        apis = dict(template.resources_of_type("AWS::Serverless::Api"))
+        if logical_id is None:
+            if len(apis) != 1:
+                raise ValueError(f"name the API to serve; the template declares {sorted(apis)}")
+            (logical_id,) = apis
+        properties = resolve(apis[logical_id], references)
+        function_arns = {
+            references[f"{function}.Arn"]: function
+            for function, _ in template.resources_of_type("AWS::Serverless::Function")
+        }
+        auth = properties.get("Auth", {})
+        authorizers = {
+            name: _request_authorizer(name, spec, function_arns)
+            for name, spec in auth.get("Authorizers", {}).items()
+        }
+        default_authorizer = auth.get("DefaultAuthorizer")
+        routes = tuple(_routes(template, references, logical_id, default_authorizer, authorizers))
+        return cls(
+            api_id=references.get(logical_id, logical_id.lower()),
+            stage=str(properties["StageName"]),
+            routes=routes,
+            authorizers=authorizers,
+            binary_media_types=tuple(
+                str(media_type).replace("~1", "/") for media_type in properties.get("BinaryMediaTypes", ())
+            ),
+            gateway_responses={
+                response_type: _gateway_response(spec)
+                for response_type, spec in properties.get("GatewayResponses", {}).items()
+            },
+        )
+
+
+def _request_authorizer(
+    name: str, spec: Mapping[str, Any], function_arns: Mapping[str, str]
+) -> RequestAuthorizer:
+    # SAM's default payload type is TOKEN and its default cache TTL 300 s: neither is emulated.
+    if spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
+        raise NotImplementedError(f"authorizer {name}: only REQUEST authorizers are emulated")
+    identity = spec.get("Identity", {})
+    if int(identity.get("ReauthorizeEvery", 300)) != 0:
+        raise NotImplementedError(f"authorizer {name}: result caching (ReauthorizeEvery > 0) is not emulated")
+    if identity.get("StageVariables") or identity.get("Context"):
+        raise NotImplementedError(f"authorizer {name}: only header and query string identity sources")
+    return RequestAuthorizer(
+        name=name,
+        function=function_arns[spec["FunctionArn"]],
+        identity_headers=tuple(identity.get("Headers", ())),
+        identity_query_strings=tuple(identity.get("QueryStrings", ())),
+    )
+
+
+def _routes(
+    template: StackTemplate,
+    references: Mapping[str, str],
+    api_logical_id: str,
+    default_authorizer: str | None,
+    authorizers: Mapping[str, RequestAuthorizer],
+) -> Iterable[Route]:
+    for function, properties in template.resources_of_type("AWS::Serverless::Function"):
+        for event in properties.get("Events", {}).values():
+            if event.get("Type") != "Api" or event["Properties"].get("RestApiId") != {"Ref": api_logical_id}:
+                continue
+            spec = resolve(event["Properties"], references)
+            auth = spec.get("Auth", {})
+            if auth.get("ApiKeyRequired"):
+                raise NotImplementedError(f"{spec['Path']}: API keys are not emulated")
+            name = auth.get("Authorizer", default_authorizer)
+            if name == "NONE":
+                name = None
+            elif name is not None and name not in authorizers:
+                raise NotImplementedError(f"{spec['Path']}: authorizer {name} is not emulated")
+            yield Route(
+                resource=spec["Path"], method=str(spec["Method"]).upper(), function=function, authorizer=name
+            )
+
+
+def _gateway_response(spec: Mapping[str, Any]) -> GatewayResponse:
+    headers = {}
+    for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items():
+        if not (isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"):
+            raise NotImplementedError(f"gateway response header {name}: only static 'values' are emulated")
+        headers[name] = value[1:-1]
+    status = spec.get("StatusCode")
+    return GatewayResponse(
+        status_code=int(status) if status is not None else None,
+        templates=dict(spec.get("ResponseTemplates", {})),
+        headers=headers,
+    )
+
+
+# ------------------------------------------------------------------------------ authorizer policies
+PolicyDecision = Literal["allow", "explicit_deny", "implicit_deny"]
+
+
+class MalformedAuthorizerResponse(ValueError):
+    """The authorizer's output is not a policy API Gateway accepts."""
+
+
+def evaluate_policy(policy: Any, method_arn: str) -> PolicyDecision:
+    """IAM evaluation of an authorizer's policy document for execute-api:Invoke on `method_arn`.
+
+    An explicit Deny wins; otherwise an Allow is needed. `*` and `?` wildcards match within one ARN
+    segment (the parts between the first five colons; the resource part may contain `/`).
+    Conditions are not evaluated: an Allow with one never allows, a Deny with one always denies.
+    """
+    if not isinstance(policy, Mapping) or "Statement" not in policy:
+        raise MalformedAuthorizerResponse("policyDocument")
+    statements = policy["Statement"]
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if not isinstance(statements, list):
+        raise MalformedAuthorizerResponse("Statement")
+    allowed = False
+    for statement in statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+            raise MalformedAuthorizerResponse("Statement.Effect")
+        applies = _matches_any(statement, "Action", _INVOKE_ACTION, _action_matches) and _matches_any(
+            statement, "Resource", method_arn, _arn_matches
+        )
+        if statement["Effect"] == "Deny":
+            if applies:  # a Condition is taken to hold: fail closed
+                return "explicit_deny"
+        elif applies and "Condition" not in statement:
+            allowed = True
+    return "allow" if allowed else "implicit_deny"
+
+
+def _matches_any(statement: Mapping[str, Any], element: str, value: str, matches: Any) -> bool:
+    """Action/Resource (any pattern matches) or NotAction/NotResource (no pattern matches)."""
+    negated = f"Not{element}"
+    if (element in statement) == (negated in statement):
+        raise MalformedAuthorizerResponse(element)
+    patterns = statement.get(element, statement.get(negated))
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise MalformedAuthorizerResponse(element)
+    hit = any(matches(pattern, value) for pattern in patterns)
+    return hit if element in statement else not hit
+
+
+def _action_matches(pattern: str, action: str) -> bool:
+    return _glob(pattern.lower(), action.lower())
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    if pattern == "*":
+        return True
+    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
+    return len(pattern_parts) == len(arn_parts) and all(
+        _glob(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True)
+    )
+
+
+def _glob(pattern: str, value: str) -> bool:
+    # fnmatch's [...] classes are not IAM syntax: escape them so only * and ? are wildcards.
+    escaped = pattern.replace("[", "[[]")
+    return fnmatch.fnmatchcase(value, escaped)
+
+
+# ------------------------------------------------------------------------------ errors API Gateway answers
+@dataclass(frozen=True)
+class GatewayError:
+    """A response API Gateway generates itself: its type, default status and message."""
+
+    response_type: str | None  # None: customisable only through DEFAULT_4XX / DEFAULT_5XX
+    status: int
+    message: str | None
+    error_type: str | None = None  # the x-amzn-ErrorType header
+    customisable: bool = True
+
+
+UNKNOWN_STAGE = GatewayError(None, 403, "Forbidden", "ForbiddenException", customisable=False)
+MISSING_AUTHENTICATION_TOKEN = GatewayError(
+    "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token", "MissingAuthenticationTokenException"
+)
+REQUEST_TOO_LARGE = GatewayError("REQUEST_TOO_LARGE", 413, "Request Too Long")
+UNAUTHORIZED = GatewayError("UNAUTHORIZED", 401, UNAUTHORIZED_MESSAGE, "UnauthorizedException")
+EXPLICIT_DENY = GatewayError(
+    "ACCESS_DENIED",
+    403,
+    "User is not authorized to access this resource with an explicit deny",
+    "AccessDeniedException",
+)
+IMPLICIT_DENY = GatewayError(
+    "ACCESS_DENIED", 403, "User is not authorized to access this resource", "AccessDeniedException"
+)
+AUTHORIZER_CONFIGURATION_ERROR = GatewayError(
+    "AUTHORIZER_CONFIGURATION_ERROR", 500, None, "AuthorizerConfigurationException"
+)
+INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
+INTEGRATION_ERROR = GatewayError(None, 502, "Internal server error", "InternalServerErrorException")
+INVOCATION_REJECTED = GatewayError(None, 500, "Internal server error", "InternalServerErrorException")
+
+
+# ------------------------------------------------------------------------------ the emulator
+@dataclass
+class _Request:
+    """One request as API Gateway sees it, and the ids it is given."""
+
+    method: str
+    path: str  # with the stage prefix
+    resource_path: str  # without it
+    headers: list[tuple[str, str]]
+    query: list[tuple[str, str]]
+    source_ip: str
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    extended_request_id: str = field(
+        default_factory=lambda: base64.b64encode(secrets.token_bytes(10)).decode()
+    )
+    received_at: float = field(default_factory=time.time)
+
+    def header(self, name: str) -> str | None:
+        """The last value of header `name` (case-insensitive)."""
+        values = [value for key, value in self.headers if key.lower() == name.lower()]
+        return values[-1] if values else None
+
+
+class ApiGatewayEmulator:
+    """The WSGI application: route, authorize, invoke, map the proxy response.
+
+    Serve it with `ApiGatewayServer` (or any `LoopbackServer`): it needs the raw header lines.
+    """
+
+    def __init__(
+        self,
+        api: ApiDefinition,
+        invoker: FunctionInvoker,
+        *,
+        region: str,
+        account_id: str,
+        integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
+        payload_limit_bytes: int = PAYLOAD_LIMIT_BYTES,
+    ) -> None:
+        self.api = api
+        self._invoker = invoker
+        self._region = region
+        self._account_id = account_id
+        self._integration_timeout = integration_timeout_seconds
+        self._payload_limit = payload_limit_bytes
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        request = self._request(environ)
+        try:
+            response = self._handle(request, environ)
+        except Exception:
+            logger.exception("the emulator failed on %s %s", request.method, request.path)
+            response = self._gateway_error(INVOCATION_REJECTED, request)
+        for name, value in (
+            ("x-amzn-RequestId", request.request_id),
+            ("x-amz-apigw-id", request.extended_request_id),
+        ):
+            response.headers[name] = value
+        logger.info(
+            "%s %s %s → %d (%.0f ms)",
+            request.source_ip,
+            request.method,
+            request.path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
+        return response(environ, start_response)
+
+    def _request(self, environ: WSGIEnvironment) -> _Request:
+        path = str(environ.get("PATH_INFO", "/")).encode("latin-1").decode("utf-8", "replace")
+        prefix = f"/{self.api.stage}"
+        resource_path = path[len(prefix) :] if path == prefix or path.startswith(f"{prefix}/") else ""
+        # Only LoopbackServer provides the headers as sent, which the events need.
+        raw_headers = environ[RAW_HEADERS_KEY]
+        query = parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True)
+        return _Request(
+            method=str(environ["REQUEST_METHOD"]).upper(),
+            path=path,
+            resource_path=resource_path or ("/" if path == prefix else ""),
+            headers=list(raw_headers),
+            query=query,
+            source_ip=str(environ.get("REMOTE_ADDR", "127.0.0.1")),
+        )
+
+    def _handle(self, request: _Request, environ: WSGIEnvironment) -> Response:
+        if not request.resource_path:
+            return self._gateway_error(UNKNOWN_STAGE, request)
+        matched = self._match(request.resource_path, request.method)
+        if matched is None:
+            return self._gateway_error(MISSING_AUTHENTICATION_TOKEN, request)
+        route, path_parameters = matched
+        body = _read_body(environ, self._payload_limit)
+        if body is None:
+            return self._gateway_error(REQUEST_TOO_LARGE, request)
+        self._add_forwarding_headers(request, environ)
+        authorizer_context: dict[str, Any] | None = None
+        if route.authorizer is not None:
+            outcome = self._authorize(self.api.authorizers[route.authorizer], route, request, path_parameters)
+            if isinstance(outcome, GatewayError):
+                return self._gateway_error(outcome, request)
+            authorizer_context = outcome
+        event = self._proxy_event(route, request, path_parameters, body, authorizer_context)
+        return self._integrate(route, request, event)
+
+    # -------------------------------------------------------------------------- routing
+    def _match(self, resource_path: str, method: str) -> tuple[Route, dict[str, str]] | None:
+        """The most specific resource matching the path, then its method (or ANY)."""
+        segments = tuple(part for part in resource_path.split("/") if part)
+        if resource_path != "/" and (not segments or "" in resource_path.strip("/").split("/")):
+            return None
+        best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
+        for route in self.api.routes:
+            parameters = _match_segments(route.segments, segments)
+            if parameters is None:
+                continue
+            rank = tuple(_segment_rank(segment) for segment in route.segments)
+            if best is None or rank > best[0]:
+                best = (rank, route.resource, parameters)
+        if best is None:
+            return None
+        _, resource, parameters = best
+        on_resource = [route for route in self.api.routes if route.resource == resource]
+        chosen = next((r for r in on_resource if r.method == method), None) or next(
+            (r for r in on_resource if r.method == "ANY"), None
+        )
+        return None if chosen is None else (chosen, parameters)
+
+    # -------------------------------------------------------------------------- events
+    def _add_forwarding_headers(self, request: _Request, environ: WSGIEnvironment) -> None:
+        forwarded_for = request.header("X-Forwarded-For")
+        request.headers = [(k, v) for k, v in request.headers if k.lower() not in _FORWARDING_HEADERS]
+        request.headers += [
+            ("X-Amzn-Trace-Id", f"Root=1-{int(request.received_at):08x}-{secrets.token_hex(12)}"),
+            (
+                "X-Forwarded-For",
+                f"{forwarded_for}, {request.source_ip}" if forwarded_for else request.source_ip,
+            ),
+            ("X-Forwarded-Port", str(environ.get("SERVER_PORT", ""))),
+            ("X-Forwarded-Proto", str(environ.get("wsgi.url_scheme", "http"))),
+        ]
+
+    def _method_arn(self, request: _Request) -> str:
+        resource = request.resource_path.lstrip("/")
+        return (
+            f"arn:aws:execute-api:{self._region}:{self._account_id}:{self.api.api_id}/"
+            f"{self.api.stage}/{request.method}/{resource}"
+        )
+
+    def _request_context(self, route: Route, request: _Request) -> dict[str, Any]:
+        host = request.header("Host") or ""
+        return {
+            "resourceId": hashlib.sha256(route.resource.encode()).hexdigest()[:6],
+            "resourcePath": route.resource,
+            "httpMethod": request.method,
+            "extendedRequestId": request.extended_request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(request.received_at)),
+            "path": request.path,
+            "accountId": self._account_id,
+            "protocol": "HTTP/1.1",
+            "stage": self.api.stage,
+            "domainPrefix": host.split(".")[0],
+            "requestTimeEpoch": int(request.received_at * 1000),
+            "requestId": request.request_id,
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": request.source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": request.header("User-Agent"),
+                "user": None,
+            },
+            "domainName": host,
+            "deploymentId": hashlib.sha256(self.api.api_id.encode()).hexdigest()[:6],
+            "apiId": self.api.api_id,
+        }
+
+    def _authorizer_event(
+        self, route: Route, request: _Request, path_parameters: Mapping[str, str]
+    ) -> dict[str, Any]:
+        headers, multi_headers = _single_and_multi(request.headers)
+        query, multi_query = _single_and_multi(request.query)
+        return {
+            "type": "REQUEST",
+            "methodArn": self._method_arn(request),
+            "resource": route.resource,
+            "path": request.resource_path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": dict(path_parameters),
+            "stageVariables": {},
+            "requestContext": self._request_context(route, request),
+        }
+
+    def _proxy_event(
+        self,
+        route: Route,
+        request: _Request,
+        path_parameters: Mapping[str, str],
+        body: bytes,
+        authorizer_context: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        headers, multi_headers = _single_and_multi(request.headers)
+        query, multi_query = _single_and_multi(request.query)
+        context = self._request_context(route, request)
+        if authorizer_context is not None:
+            context["authorizer"] = dict(authorizer_context)
+        binary = _matches_media_type(self.api.binary_media_types, request.header("Content-Type"))
+        if not body:
+            body_text: str | None = None
+        elif binary:
+            body_text = base64.b64encode(body).decode("ascii")
+        else:
+            body_text = body.decode("utf-8", "replace")
+        return {
+            "resource": route.resource,
+            "path": request.resource_path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": dict(path_parameters) or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": body_text,
+            "isBase64Encoded": bool(body) and binary,
+        }
+
+    # -------------------------------------------------------------------------- authorizer
+    def _authorize(
+        self,
+        authorizer: RequestAuthorizer,
+        route: Route,
+        request: _Request,
+        path_parameters: Mapping[str, str],
+    ) -> dict[str, Any] | GatewayError:
+        """The authorizer context for the integration, or the error to answer."""
+        present_headers = {name.lower() for name, value in request.headers if value.strip()}
+        present_query = {name for name, value in request.query if value}
+        if any(name.lower() not in present_headers for name in authorizer.identity_headers) or any(
+            name not in present_query for name in authorizer.identity_query_strings
+        ):
+            return UNAUTHORIZED
+        event = self._authorizer_event(route, request, path_parameters)
+        started = time.monotonic()
+        try:
+            result = self._invoker.submit(authorizer.function, event).result(
+                timeout=self._integration_timeout
+            )
+        except FutureTimeout:
+            logger.warning("authorizer %s did not answer in time", authorizer.name)
+            return AUTHORIZER_CONFIGURATION_ERROR
+        latency_ms = int((time.monotonic() - started) * 1000)
+        if result.error is not None:
+            if result.error.error_message == UNAUTHORIZED_MESSAGE:
+                return UNAUTHORIZED
+            logger.warning("authorizer %s failed: %s", authorizer.name, result.error.error_type)
+            return AUTHORIZER_CONFIGURATION_ERROR
+        try:
+            principal_id, decision, context = _authorizer_output(result.payload, event["methodArn"])
+        except MalformedAuthorizerResponse as error:
+            logger.warning("authorizer %s returned a malformed response (%s)", authorizer.name, error)
+            return AUTHORIZER_CONFIGURATION_ERROR
+        if decision == "explicit_deny":
+            return EXPLICIT_DENY
+        if decision == "implicit_deny":
+            return IMPLICIT_DENY
+        return {"principalId": principal_id, "integrationLatency": latency_ms, **context}
+
+    # -------------------------------------------------------------------------- integration
+    def _integrate(self, route: Route, request: _Request, event: Mapping[str, Any]) -> Response:
+        future = self._invoker.submit(route.function, event)
+        try:
+            result = future.result(timeout=self._integration_timeout)
+        except FutureTimeout:
+            return self._gateway_error(INTEGRATION_TIMEOUT, request)
+        if result.rejected:
+            return self._gateway_error(INVOCATION_REJECTED, request)
+        if result.error is not None:
+            logger.warning("%s failed: %s", route.function, result.error.error_type)
+            return self._gateway_error(INTEGRATION_ERROR, request)
+        try:
+            return self._proxy_response(result.payload, request)
+        except MalformedProxyResponse as error:
+            logger.warning(
+                "Execution failed due to configuration error: Malformed Lambda proxy response (%s)", error
+            )
+            return self._gateway_error(INTEGRATION_ERROR, request)
+
+    def _proxy_response(self, payload: Any, request: _Request) -> Response:
+        if not isinstance(payload, Mapping) or not set(payload) <= _PROXY_RESPONSE_KEYS:
+            raise MalformedProxyResponse(
+                "not an object of statusCode, headers, multiValueHeaders, body, isBase64Encoded"
+            )
+        status = payload.get("statusCode", 200)
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise MalformedProxyResponse("statusCode")
+        body = payload.get("body")
+        if body is not None and not isinstance(body, str):
+            raise MalformedProxyResponse("body is not a string")
+        encoded = payload.get("isBase64Encoded", False)
+        if not isinstance(encoded, bool):
+            raise MalformedProxyResponse("isBase64Encoded")
+        headers = Headers()
+        for name, value in _response_headers(payload.get("headers"), payload.get("multiValueHeaders")):
+            headers.add(f"x-amzn-Remapped-{name}" if name.lower() in _REMAPPED_HEADERS else name, value)
+        if "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
+        data = (body or "").encode("utf-8")
+        accept = (request.header("Accept") or "").split(",")[0]
+        if encoded and _matches_media_type(self.api.binary_media_types, accept):
+            try:
+                data = base64.b64decode(body or "", validate=True)
+            except binascii.Error as error:
+                raise MalformedProxyResponse("body is not base64") from error
+        return Response(data, status=status, headers=headers)
+
+    # -------------------------------------------------------------------------- gateway responses
+    def _gateway_error(self, error: GatewayError, request: _Request) -> Response:
+        fallback_type = "DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX"
+        responses = self.api.gateway_responses if error.customisable else {}
+        specific = responses.get(error.response_type) if error.response_type else None
+        fallback = responses.get(fallback_type)
+        status = error.status
+        if specific is not None and specific.status_code is not None:
+            status = specific.status_code
+        elif specific is None and fallback is not None and fallback.status_code is not None:
+            status = fallback.status_code
+        template = '{"message":$context.error.messageString}'
+        headers = Headers({"Content-Type": "application/json"})
+        for customised in (fallback, specific):
+            if customised is not None:
+                template = customised.templates.get("application/json", template)
+                for name, value in customised.headers.items():
+                    headers[name] = value
+        if error.error_type:
+            headers["x-amzn-ErrorType"] = error.error_type
+        body = (
+            template.replace("$context.error.messageString", json.dumps(error.message))
+            .replace("$context.error.message", error.message or "")
+            .replace("$context.error.responseType", error.response_type or fallback_type)
+            .replace("$context.requestId", request.request_id)
+            .replace("$context.extendedRequestId", request.extended_request_id)
+        )
+        return Response(body, status=status, headers=headers)
+
+
+class MalformedProxyResponse(ValueError):
+    """The function's result is not a Lambda proxy response."""
+
+
+def _authorizer_output(payload: Any, method_arn: str) -> tuple[str, PolicyDecision, dict[str, str]]:
+    """(principalId, decision, context with string values) from the authorizer's result."""
+    if not isinstance(payload, Mapping):
+        raise MalformedAuthorizerResponse("not an object")
+    principal_id = payload.get("principalId")
+    if not isinstance(principal_id, str):
+        raise MalformedAuthorizerResponse("principalId")
+    decision = evaluate_policy(payload.get("policyDocument"), method_arn)
+    context = payload.get("context") or {}
+    if not isinstance(context, Mapping):
+        raise MalformedAuthorizerResponse("context")
+    strings: dict[str, str] = {}
+    for key, value in context.items():
+        # Only strings, numbers and booleans may be returned; the integration sees them as strings.
+        if isinstance(value, bool):
+            strings[str(key)] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            strings[str(key)] = str(value)
+        else:
+            raise MalformedAuthorizerResponse(f"context value of {key} is not a string, number or boolean")
+    return principal_id, decision, strings
+
+
+def _response_headers(single: Any, multi: Any) -> list[tuple[str, str]]:
+    """headers and multiValueHeaders merged as API Gateway does (a pair present in both, once)."""
+    if single is None:
+        single = {}
+    if multi is None:
+        multi = {}
+    if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
+        raise MalformedProxyResponse("headers")
+    merged: list[tuple[str, str]] = []
+    for name, values in multi.items():
+        if not isinstance(values, list):
+            raise MalformedProxyResponse("multiValueHeaders")
+        merged.extend((str(name), _header_value(value)) for value in values)
+    for name, value in single.items():
+        pair = (str(name), _header_value(value))
+        if pair not in merged:
+            merged.append(pair)
+    return merged
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise MalformedProxyResponse("a header value is not a string")
+
+
+def _single_and_multi(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """API Gateway's two views of repeated names: the last value, and every value in order."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for name, value in pairs:
+        single[name] = value
+        multi.setdefault(name, []).append(value)
+    return single, multi
+
+
+def _match_segments(template: tuple[str, ...], segments: tuple[str, ...]) -> dict[str, str] | None:
+    parameters: dict[str, str] = {}
+    for index, part in enumerate(template):
+        if part.startswith("{") and part.endswith("+}"):
+            if index >= len(segments):
+                return None
+            parameters[part[1:-2]] = "/".join(segments[index:])
+            return parameters
+        if index >= len(segments):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            parameters[part[1:-1]] = segments[index]
+        elif part != segments[index]:
+            return None
+    return parameters if len(template) == len(segments) else None
+
+
+def _segment_rank(segment: str) -> int:
+    """Static segments beat parameters, which beat a greedy {proxy+}."""
+    if not segment.startswith("{"):
+        return 2
+    return 0 if segment.endswith("+}") else 1
+
+
+def _matches_media_type(patterns: Iterable[str], content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return bool(media_type) and any(fnmatch.fnmatchcase(media_type, p.lower()) for p in patterns)
+
+
+def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` (nothing more is read then)."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: read until the end, but never past the limit
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := stream.read(min(65536, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(chunks)
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return None
+    return bytes(stream.read(length)) if length > 0 else b""
+
+
+class ApiGatewayServer:
+    """The emulator served on 127.0.0.1 (port 3000 unless given; 0 picks a free one)."""
+
+    def __init__(self, emulator: ApiGatewayEmulator, *, port: int = DEFAULT_PORT) -> None:
+        self.emulator = emulator
+        self._server = LoopbackServer(emulator, port=port, name="api-gateway")
+
+    def start(self) -> ApiGatewayServer:
+        """Start serving; returns self."""
+        self._server.start()
+        return self
+
+    @property
+    def origin(self) -> str:
+        """`http://127.0.0.1:<port>`."""
+        return self._server.origin
+
+    @property
+    def url(self) -> str:
+        """The stage's base URL, `http://127.0.0.1:<port>/<stage>`."""
+        return f"{self._server.origin}/{self.emulator.api.stage}"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._server.stop()
+
+    def __enter__(self) -> ApiGatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

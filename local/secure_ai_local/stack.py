@@ -1,0 +1,368 @@
+"""The whole API on this machine: moto, the stub model, the Lambda runtime, the API Gateway emulator
+and the SQS poller, created from template.yaml, plus a demo client. What `make run` serves.
+
+    with LocalStack(LocalStackOptions(port=0, state_dir=None)) as stack:
+        info = stack.info  # api_url, the demo client's key id and secret, ARNs, moto's endpoint...
+
+Nothing listens anywhere but 127.0.0.1. See docs/local-stack.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import boto3
+
+from secure_ai.clients.admin import ClientAdmin
+from secure_ai.clients.records import format_key_id
+from secure_ai.clients.sealing import SecretSealer
+from secure_ai.clients.store import ClientStore
+from secure_ai_local.api_gateway import (
+    DEFAULT_PORT,
+    INTEGRATION_TIMEOUT_SECONDS,
+    ApiDefinition,
+    ApiGatewayEmulator,
+    ApiGatewayServer,
+)
+from secure_ai_local.event_source import DEFAULT_RETRY_DELAY_SECONDS, SqsPoller, sqs_event_sources
+from secure_ai_local.lambda_runtime import (
+    DEFAULT_MAX_ENVIRONMENTS,
+    LOCAL_ACCESS_KEY_ID,
+    LambdaRuntime,
+    functions_from_template,
+    local_aws_environment,
+)
+from secure_ai_local.moto_server import MotoServer
+from secure_ai_local.provision import LOCAL_ACCOUNT_ID, ProvisionedStack, provision_stack
+from secure_ai_local.stack_template import REPOSITORY_ROOT, TEMPLATE_PATH, StackTemplate
+from secure_ai_local.stub_model import StubModelServer
+
+logger = logging.getLogger("secure_ai_local")
+
+DEFAULT_STATE_DIR: Final = REPOSITORY_ROOT / ".secure-ai"
+STATE_FILE_NAME: Final = "local.json"
+OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
+DEMO_CLIENT_ID: Final = "local-demo"
+DEMO_SCOPES: Final = ("chat:complete", "output:validate")
+
+
+@dataclass(frozen=True)
+class LocalStackOptions:
+    """How to run the local stack. `provider_*` set: the real model API instead of the stub."""
+
+    port: int = DEFAULT_PORT  # 0 picks a free port
+    state_dir: Path | None = DEFAULT_STATE_DIR  # None: write no local.json
+    template_path: Path = TEMPLATE_PATH
+    code_root: Path = REPOSITORY_ROOT  # what CodeUri is relative to
+    region: str = "us-east-1"
+    stack_name: str = "secure-ai-local"
+    api_logical_id: str | None = None  # None: the template's only AWS::Serverless::Api
+    provider_base_url: str | None = None
+    provider_api_key: str | None = field(default=None, repr=False)
+    max_environments: int = DEFAULT_MAX_ENVIRONMENTS
+    integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS
+    queue_retry_delay_seconds: int = DEFAULT_RETRY_DELAY_SECONDS
+    demo_client_id: str = DEMO_CLIENT_ID
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str], **overrides: Any) -> LocalStackOptions:
+        """SECURE_AI_PORT, and OPENAI_BASE_URL / OPENAI_API_KEY for a real provider."""
+        values: dict[str, Any] = {
+            "provider_base_url": environ.get("OPENAI_BASE_URL") or None,
+            "provider_api_key": environ.get("OPENAI_API_KEY") or None,
+        }
+        if environ.get("SECURE_AI_PORT"):
+            values["port"] = int(environ["SECURE_AI_PORT"])
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def uses_real_provider(self) -> bool:
+        """True when OPENAI_BASE_URL or OPENAI_API_KEY configured a provider."""
+        return bool(self.provider_base_url or self.provider_api_key)
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    """A client provisioned for local use, with its one key version's secret."""
+
+    client_id: str
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LocalStackInfo:
+    """What a client of the local stack needs; written to .secure-ai/local.json."""
+
+    api_url: str
+    authority: str
+    stage: str
+    tag: str
+    region: str
+    aws_endpoint_url: str
+    model_base_url: str
+    client_id: str
+    key_id: str
+    secret: bytes = field(repr=False)
+    kms_key_arn: str = ""
+    rsa_key_arn: str = ""
+    rsa_public_key_pem: str = ""
+    clients_table: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        """The local.json document (the secret base64-encoded)."""
+        document = asdict(self)
+        document["secret"] = base64.b64encode(self.secret).decode("ascii")
+        return document
+
+
+def provision_demo_client(
+    session: boto3.session.Session,
+    stack: ProvisionedStack,
+    *,
+    endpoint_url: str,
+    client_id: str = DEMO_CLIENT_ID,
+    allowed_models: tuple[str, ...],
+    clock: Callable[[], float] = time.time,
+) -> DemoClient:
+    """Create the demo client (key version 1) in the stack's clients table, sealed under its KMS key."""
+    store = ClientStore(stack.ref("ClientsTable"), session.client("dynamodb", endpoint_url=endpoint_url))
+    sealer = SecretSealer(
+        stack.attribute("RequestKey", "Arn"), session.client("kms", endpoint_url=endpoint_url)
+    )
+    record, secret = ClientAdmin(store, sealer, clock=clock).create_client(
+        client_id=client_id,
+        scopes=DEMO_SCOPES,
+        allowed_models=allowed_models,
+        max_tokens=1024,
+        token_budget=200_000,
+        request_budget=1_000,
+    )
+    return DemoClient(client_id=record.client_id, key_id=format_key_id(record.client_id, 1), secret=secret)
+
+
+def public_key_pem(der: bytes) -> str:
+    """A DER SubjectPublicKeyInfo (what KMS GetPublicKey returns) as PEM."""
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode("ascii"), 64))
+    return f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"
+
+
+def write_state_file(directory: Path, document: Mapping[str, Any]) -> Path:
+    """Write `directory`/local.json readable by the owner only (directory 0700, file 0600)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    path = directory / STATE_FILE_NAME
+    temporary = directory / f".{STATE_FILE_NAME}.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    # Created 0600 from the first byte: the file holds the demo client's secret.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    os.replace(temporary, path)
+    return path
+
+
+@contextlib.contextmanager
+def aws_endpoint_environment(endpoint_url: str) -> Iterator[None]:
+    """AWS_ENDPOINT_URL set for the block: `provision_stack` creates its clients from a session."""
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+
+
+class LocalStack:
+    """Start every piece in order; stop them all, in reverse, on `stop()` or leaving the `with`."""
+
+    def __init__(self, options: LocalStackOptions | None = None) -> None:
+        self.options = options or LocalStackOptions()
+        self._moto: MotoServer | None = None
+        self._stub: StubModelServer | None = None
+        self._runtime: LambdaRuntime | None = None
+        self._api: ApiGatewayServer | None = None
+        self._pollers: list[SqsPoller] = []
+        self._state_file: Path | None = None
+        self._info: LocalStackInfo | None = None
+        self._provisioned: ProvisionedStack | None = None
+        self._session: boto3.session.Session | None = None
+
+    @property
+    def info(self) -> LocalStackInfo:
+        """Endpoints, ARNs and the demo client (after `start`)."""
+        if self._info is None:
+            raise RuntimeError("the local stack is not started")
+        return self._info
+
+    @property
+    def provisioned(self) -> ProvisionedStack:
+        """What was created in moto: Ref/GetAtt values and each function's environment."""
+        if self._provisioned is None:
+            raise RuntimeError("the local stack is not started")
+        return self._provisioned
+
+    @property
+    def runtime(self) -> LambdaRuntime:
+        """The Lambda runtime (to invoke a function directly)."""
+        if self._runtime is None:
+            raise RuntimeError("the local stack is not started")
+        return self._runtime
+
+    def client(self, service_name: str) -> Any:
+        """A boto3 client of `service_name` talking to this stack's moto."""
+        if self._session is None or self._moto is None:
+            raise RuntimeError("the local stack is not started")
+        return self._session.client(service_name, endpoint_url=self._moto.endpoint_url)  # type: ignore[call-overload]
+
+    def start(self) -> LocalStackInfo:
+        """Start everything; on any failure, stop what was started and re-raise."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStackInfo:
+        options = self.options
+        # moto takes seconds to import in its own process: everything else happens meanwhile.
+        self._moto = MotoServer().start()
+        template = StackTemplate.load(options.template_path)
+        if options.uses_real_provider:
+            model_base_url = options.provider_base_url or OPENAI_DEFAULT_BASE_URL
+        else:
+            self._stub = StubModelServer().start()
+            model_base_url = self._stub.base_url
+        endpoint_url = self._moto.endpoint_url
+        self._session = session = boto3.session.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY_ID,
+            aws_secret_access_key=LOCAL_ACCESS_KEY_ID,
+            region_name=options.region,
+        )
+        with aws_endpoint_environment(endpoint_url):
+            stack = provision_stack(
+                template,
+                session,
+                stack_name=options.stack_name,
+                parameter_overrides={"ModelBaseUrl": model_base_url},
+            )
+        self._provisioned = stack
+        self._configure_model_key(stack)
+        demo = provision_demo_client(
+            session,
+            stack,
+            endpoint_url=endpoint_url,
+            client_id=options.demo_client_id,
+            allowed_models=(stack.ref("DefaultModel"),),
+        )
+        self._runtime = LambdaRuntime(
+            functions_from_template(template, stack, code_root=options.code_root),
+            aws_environment=local_aws_environment(endpoint_url, options.region),
+            max_environments=options.max_environments,
+        )
+        api = ApiDefinition.from_template(template, stack.references, logical_id=options.api_logical_id)
+        emulator = ApiGatewayEmulator(
+            api,
+            self._runtime,
+            region=options.region,
+            account_id=LOCAL_ACCOUNT_ID,
+            integration_timeout_seconds=options.integration_timeout_seconds,
+        )
+        self._api = ApiGatewayServer(emulator, port=options.port).start()
+        sqs = session.client("sqs", endpoint_url=endpoint_url)
+        self._pollers = [
+            SqsPoller(
+                source,
+                self._runtime,
+                sqs,
+                region=options.region,
+                retry_delay_seconds=options.queue_retry_delay_seconds,
+            ).start()
+            for source in sqs_event_sources(template, stack)
+        ]
+        self._info = self._describe(stack, demo, model_base_url, self._api, endpoint_url)
+        if options.state_dir is not None:
+            self._state_file = write_state_file(options.state_dir, self._info.as_json())
+        return self._info
+
+    def _configure_model_key(self, stack: ProvisionedStack) -> None:
+        """Put the provider's key in the model secret, or make the stub require the generated one."""
+        secrets_manager = self.client("secretsmanager")
+        secret_arn = stack.ref("ModelApiKeySecret")
+        if self.options.provider_api_key:
+            secrets_manager.put_secret_value(SecretId=secret_arn, SecretString=self.options.provider_api_key)
+        elif self._stub is not None:
+            # The stub accepts only the secret's value: a function must really read the secret.
+            generated = secrets_manager.get_secret_value(SecretId=secret_arn)["SecretString"]
+            self._stub.model.require_api_key(generated)
+
+    def _describe(
+        self,
+        stack: ProvisionedStack,
+        demo: DemoClient,
+        model_base_url: str,
+        api: ApiGatewayServer,
+        endpoint_url: str,
+    ) -> LocalStackInfo:
+        rsa_key_arn = stack.attribute("RsaRequestKey", "Arn")
+        der = self.client("kms").get_public_key(KeyId=rsa_key_arn)["PublicKey"]
+        return LocalStackInfo(
+            api_url=api.url,
+            authority=api.origin.removeprefix("http://"),
+            stage=api.emulator.api.stage,
+            tag=stack.ref("SignatureTag"),
+            region=self.options.region,
+            aws_endpoint_url=endpoint_url,
+            model_base_url=model_base_url,
+            client_id=demo.client_id,
+            key_id=demo.key_id,
+            secret=demo.secret,
+            kms_key_arn=stack.attribute("RequestKey", "Arn"),
+            rsa_key_arn=rsa_key_arn,
+            rsa_public_key_pem=public_key_pem(der),
+            clients_table=stack.ref("ClientsTable"),
+        )
+
+    def stop(self) -> None:
+        """Stop everything that was started (idempotent); remove local.json, whose secret dies with moto."""
+        for poller in self._pollers:
+            poller.request_stop()
+        if self._api is not None:
+            self._api.stop()
+        if self._runtime is not None:
+            self._runtime.close()
+        for poller in self._pollers:
+            poller.stop()
+        if self._stub is not None:
+            self._stub.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        if self._state_file is not None:
+            self._state_file.unlink(missing_ok=True)
+        self._pollers, self._api, self._runtime, self._stub, self._moto = [], None, None, None, None
+        self._state_file = self._info = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
