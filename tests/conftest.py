@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -13,8 +15,13 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
 from secure_ai.aws_clients import reset_clients
+from secure_ai.clients.admin import ClientAdmin
+from secure_ai.clients.records import format_key_id
+from secure_ai.clients.sealing import SecretSealer
+from secure_ai.clients.store import ClientStore
 from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
+from tests.fake_provider import FakeProvider, install_fake_provider
 
 REGION = "us-east-1"
 
@@ -85,3 +92,55 @@ def atomic_dynamodb_items(monkeypatch: pytest.MonkeyPatch) -> None:
                 return __original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A provisioned client and its current signing key."""
+
+    client_id: str
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+TEST_MODEL = "gpt-test"
+
+
+@pytest.fixture
+def admin(aws_stack: ProvisionedStack) -> ClientAdmin:
+    """The admin operations behind `secure-ai clients`, against moto."""
+    return ClientAdmin(
+        ClientStore(aws_stack.ref("ClientsTable")),
+        SecretSealer(aws_stack.attribute("RequestKey", "Arn")),
+        clock=time.time,
+    )
+
+
+@pytest.fixture
+def new_client(admin: ClientAdmin) -> Callable[..., Client]:
+    """Create a client (both scopes, the test model, generous budgets unless told otherwise)."""
+
+    def create(client_id: str, **limits: Any) -> Client:
+        record, secret = admin.create_client(
+            client_id=client_id,
+            scopes=limits.pop("scopes", ("chat:complete", "output:validate")),
+            allowed_models=limits.pop("allowed_models", (TEST_MODEL,)),
+            max_tokens=limits.pop("max_tokens", 256),
+            token_budget=limits.pop("token_budget", 100_000),
+            request_budget=limits.pop("request_budget", 100),
+        )
+        return Client(record.client_id, format_key_id(record.client_id, record.latest_version), secret)
+
+    return create
+
+
+@pytest.fixture
+def client(new_client: Callable[..., Client]) -> Client:
+    """The default test client, `app-1`."""
+    return new_client("app-1")
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
+    """Every model client the gateway builds talks to this programmable fake provider."""
+    return install_fake_provider(monkeypatch)

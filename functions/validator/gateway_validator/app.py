@@ -1,8 +1,154 @@
-"""Placeholder until this function's issue lands: it refuses every invocation (fails closed)."""
+"""Validator function: `POST /v1/validate`, and the SQS queue that the EventBridge rule also feeds.
 
+SQS records are screened once per message id (Powertools idempotency on DynamoDB), failures are
+reported per record so only those are retried, and poison messages reach the DLQ by redrive.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    """Refuse: the function is declared in the template but not yet implemented."""
-    raise NotImplementedError("not implemented yet")
+from secure_ai.aws_clients import dynamodb_client
+from secure_ai.http_errors import install_error_handlers
+from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai.model_access import ModelAccess
+from secure_ai.observability import service_logger, service_metrics, service_tracer
+from secure_ai.policy_catalog import PolicyCatalog
+from secure_ai.proxy_call import AuthorizedCall
+from secure_ai.settings import ValidatorSettings
+from secure_ai.validation import (
+    VALIDATE_ROUTE,
+    ValidationEndpoint,
+    ValidationService,
+    VerdictPublisher,
+    VerdictStore,
+)
+from secure_ai.validation_request import parse_validation_request
+
+logger = service_logger()
+metrics = service_metrics()
+tracer = service_tracer()
+app = APIGatewayRestResolver()
+install_error_handlers(app, logger, metrics)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+# A redelivered message within this window is answered from the stored result, not screened again.
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@cache
+def settings() -> ValidatorSettings:
+    """Validated once per execution environment."""
+    return ValidatorSettings.from_environ(os.environ)
+
+
+@cache
+def validation_service() -> ValidationService:
+    """Screening with storage and publication, wired to this environment."""
+    return ValidationService(
+        policies=PolicyCatalog(),
+        moderation=ModelAccess(settings()).moderation,
+        store=VerdictStore(settings().verdicts_table),
+        publisher=VerdictPublisher(settings().event_bus_name),
+        clock=time.time,
+    )
+
+
+@cache
+def validation_endpoint() -> ValidationEndpoint:
+    """The API route's logic; the Encryption SDK is imported only when an envelope arrives."""
+
+    def envelopes() -> Any:
+        from secure_ai.envelope.requests import RequestEnvelopes  # noqa: PLC0415 - ~1.5 s import
+
+        return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn)
+
+    def seal(payload: bytes, *, resp_key: bytes, req_id: str) -> bytes:
+        from secure_ai.envelope.responses import seal_response  # noqa: PLC0415 - ~1.5 s import
+
+        return seal_response(payload, resp_key=resp_key, req_id=req_id)
+
+    return ValidationEndpoint(validation_service(), cache(envelopes), seal)
+
+
+@cache
+def idempotency_config() -> IdempotencyConfig:
+    """Idempotency keyed on the SQS message id, hashed with SHA-256."""
+    return IdempotencyConfig(
+        event_key_jmespath="message_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_SECONDS,
+        hash_function="sha256",
+    )
+
+
+@cache
+def screen_message_once() -> Callable[..., dict[str, str]]:
+    """`screen_message`, made idempotent on the message id (built lazily: it needs the table name)."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().idempotency_table, boto3_client=dynamodb_client()
+    )
+    decorate = idempotent_function(
+        data_keyword_argument="message", persistence_store=persistence, config=idempotency_config()
+    )
+    screened: Callable[..., dict[str, str]] = decorate(screen_message)
+    return screened
+
+
+def screen_message(message: dict[str, str]) -> dict[str, str]:
+    """Screen one queue message; raising fails only this record (retried, then dead-lettered)."""
+    request = parse_validation_request(message["body"])
+    verdict = validation_service().validate(
+        request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
+    )
+    metrics.add_metric(name=f"Validation{verdict.decision.capitalize()}", unit=MetricUnit.Count, value=1)
+    return {"decision": verdict.decision}
+
+
+def record_handler(record: SQSRecord) -> dict[str, str]:
+    """Batch processor callback for one SQS record."""
+    return screen_message_once()(message={"message_id": record.message_id, "body": record.body})
+
+
+@app.post(VALIDATE_ROUTE)
+def validate() -> Response[str | bytes]:
+    """Screen the text in a signed JSON or envelope request; return the verdict."""
+    event = app.current_event
+    body, content_type = validation_endpoint().handle(
+        AuthorizedCall.from_proxy_event(event.raw_event), event.headers.get("content-type") or ""
+    )
+    # Powertools base64-encodes bytes bodies: the envelope is binary, the JSON verdict is text.
+    payload: str | bytes = body if content_type == ENVELOPE_CONTENT_TYPE else body.decode()
+    return Response(
+        status_code=200, content_type=content_type, body=payload, headers={"Cache-Control": "no-store"}
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One function, two triggers: SQS batches (the EventBridge rule delivers into the queue) and the API."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        idempotency_config().register_lambda_context(context)
+        return dict(
+            process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        )
+    return app.resolve(event, context)

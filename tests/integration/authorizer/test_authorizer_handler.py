@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from secure_ai.aws_clients import dynamodb_client, kms_client
 from secure_ai.clients.admin import ClientAdmin
+from tests.conftest import Client
 from tests.gateway_events import SignedCall, authorizer_event, method_arn, with_changes
-from tests.integration.authorizer.conftest import Client
 
 Authorize = Callable[[Any], dict[str, object]]
 

@@ -7,99 +7,25 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx2
-import openai
 import pytest
 
 from gateway_completion import app
-from secure_ai import model_access
 from secure_ai.aws_clients import kms_client
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.records import format_key_id
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
 from secure_ai.envelope.kms import public_key_pem
 from secure_ai.envelope.requests import seal_request_mobile, seal_request_server
 from secure_ai.envelope.responses import open_response
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai.signing.content_digest import compute_content_digest
 from secure_ai_local.provision import ProvisionedStack
+from tests.conftest import TEST_MODEL as MODEL
+from tests.conftest import Client
+from tests.fake_provider import FakeProvider
 from tests.gateway_events import SignedCall, proxy_event
 from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.lambda_context import FakeLambdaContext
-
-MODEL = "gpt-test"
-
-
-@dataclass
-class FakeProvider:
-    """An OpenAI-compatible provider: records what it was sent, answers as told."""
-
-    answer: str = "Hello from the model."
-    chat_status: int = 200
-    moderation_status: int = 200
-    moderation_scores: dict[str, float] = field(default_factory=dict)
-    retry_after: str | None = None
-    timeout: bool = False
-    chat_requests: list[dict[str, Any]] = field(default_factory=list)
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        if self.timeout:
-            raise httpx2.ReadTimeout("slow", request=request)
-        body = json.loads(request.content)
-        if request.url.path.endswith("/moderations"):
-            if self.moderation_status != 200:
-                return httpx2.Response(self.moderation_status, json={"error": {"message": "down"}})
-            return httpx2.Response(200, json=moderation_answer(self.moderation_scores))
-        self.chat_requests.append(body)
-        if self.chat_status != 200:
-            headers = {"retry-after": self.retry_after} if self.retry_after else {}
-            return httpx2.Response(
-                self.chat_status, headers=headers, json={"error": {"message": "UPSTREAM-DETAIL"}}
-            )
-        return httpx2.Response(
-            200,
-            json={
-                "id": "chatcmpl-test",
-                "object": "chat.completion",
-                "created": 1,
-                "model": body["model"],
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": self.answer},
-                        "finish_reason": "stop",
-                    }
-                ],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-            },
-        )
-
-
-def moderation_answer(scores: dict[str, float]) -> dict[str, Any]:
-    categories = ["harassment", "hate", "self-harm", "sexual", "violence", "illicit"]
-    all_scores = {name: scores.get(name, 0.0) for name in categories}
-    return {
-        "id": "modr-test",
-        "model": "omni-moderation-latest",
-        "results": [
-            {
-                "flagged": any(value > 0.5 for value in all_scores.values()),
-                "categories": {name: value > 0.5 for name, value in all_scores.items()},
-                "category_scores": all_scores,
-            }
-        ],
-    }
-
-
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    key_id: str
-    secret: bytes
 
 
 @dataclass
@@ -136,53 +62,6 @@ class Sent:
             open_response(ciphertext, resp_key=self.resp_key, req_id=self.req_id)
         )
         return payload
-
-
-@pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    fake = FakeProvider()
-
-    def client_for(*, api_key: str, base_url: str, timeout_seconds: float, max_retries: int) -> openai.OpenAI:
-        assert api_key, "the API key must come from Secrets Manager"
-        return openai.OpenAI(
-            api_key=api_key,
-            base_url="http://provider.test/v1",
-            max_retries=0,
-            http_client=httpx2.Client(transport=httpx2.MockTransport(fake.handle)),
-        )
-
-    monkeypatch.setattr(model_access, "openai_client", client_for)
-    return fake
-
-
-@pytest.fixture
-def admin(aws_stack: ProvisionedStack) -> ClientAdmin:
-    return ClientAdmin(
-        ClientStore(aws_stack.ref("ClientsTable")),
-        SecretSealer(aws_stack.attribute("RequestKey", "Arn")),
-        clock=time.time,
-    )
-
-
-@pytest.fixture
-def new_client(admin: ClientAdmin) -> Callable[..., Client]:
-    def create(client_id: str, **limits: Any) -> Client:
-        record, secret = admin.create_client(
-            client_id=client_id,
-            scopes=limits.pop("scopes", ("chat:complete",)),
-            allowed_models=(MODEL,),
-            max_tokens=limits.pop("max_tokens", 256),
-            token_budget=limits.pop("token_budget", 100_000),
-            request_budget=limits.pop("request_budget", 100),
-        )
-        return Client(record.client_id, format_key_id(record.client_id, record.latest_version), secret)
-
-    return create
-
-
-@pytest.fixture
-def client(new_client: Callable[..., Client]) -> Client:
-    return new_client("app-1")
 
 
 @pytest.fixture

@@ -12,8 +12,11 @@ from botocore.exceptions import EndpointConnectionError
 
 from secure_ai.aws_clients import kms_client
 from secure_ai.errors import DecryptionFailed
+from tests.conftest import TEST_MODEL as MODEL
+from tests.conftest import Client
+from tests.fake_provider import FakeProvider
 from tests.gateway_events import SignedCall, proxy_event
-from tests.integration.completion.conftest import MODEL, Client, FakeProvider, Sent
+from tests.integration.completion.conftest import Sent
 
 Send = Callable[..., Sent]
 
