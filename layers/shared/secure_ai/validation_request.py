@@ -35,7 +35,7 @@ class ValidationRequest(BaseModel):
 
 
 def parse_validation_request(body: str | bytes, *, allow_event: bool = True) -> ValidationRequest:
-    """Parse an API body or a queue message (an EventBridge event is unwrapped when allowed); 400 otherwise."""
+    """Parse an API body or queue message (an EventBridge event unwrapped when allowed); 400 otherwise."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
