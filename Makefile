@@ -38,6 +38,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	touch $@
 
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+$(CHECKOV): $(UV) tools/checkov-requirements.txt
+	rm -rf $(TOOLS)/checkov
+	$(UV) venv --quiet $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python --require-hashes -r tools/checkov-requirements.txt
+	touch $@
+
 $(SAM): $(UV) tools/sam-requirements.txt
 	rm -rf $(TOOLS)/sam
 	$(UV) venv --quiet $(TOOLS)/sam
@@ -45,7 +52,16 @@ $(SAM): $(UV) tools/sam-requirements.txt
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.synced $(SAM) ## Create .venv (locked deps) and the aws-sam-cli tool environment
+install: $(VENV)/.synced $(SAM) $(CHECKOV) ## Create .venv (locked deps) and the sam/checkov tool environments
+
+# ----------------------------------------------------------------------------- the local stack
+.PHONY: run
+run: $(VENV)/.synced ## Serve the whole API on 127.0.0.1 (moto, emulator, stub model); Ctrl-C stops it
+	$(BIN)/python -m secure_ai_local
+
+.PHONY: demo
+demo: $(VENV)/.synced ## With `make run` going in another terminal: four requests that show what the gateway does
+	$(BIN)/secure-ai demo --local
 
 .PHONY: lock
 lock: $(UV) ## Re-resolve uv.lock and regenerate the layer's requirements from it
