@@ -59,6 +59,10 @@ install: $(VENV)/.synced $(SAM) $(CHECKOV) ## Create .venv (locked deps) and the
 run: $(VENV)/.synced ## Serve the whole API on 127.0.0.1 (moto, emulator, stub model); Ctrl-C stops it
 	$(BIN)/python -m secure_ai_local
 
+.PHONY: events
+events: $(VENV)/.synced ## With `make run` going: re-sign events/ (fresh signature + envelope) for sam local invoke -e
+	$(BIN)/python -m secure_ai_local.sample_events
+
 .PHONY: demo
 demo: $(VENV)/.synced ## With `make run` going in another terminal: four requests that show what the gateway does
 	$(BIN)/secure-ai demo --local

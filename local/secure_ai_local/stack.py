@@ -120,6 +120,10 @@ class LocalStackInfo:
     rsa_key_arn: str = ""
     rsa_public_key_pem: str = ""
     clients_table: str = ""
+    verdicts_table: str = ""
+    event_bus_name: str = ""
+    validation_queue_url: str = ""
+    dead_letter_queue_url: str = ""
 
     def as_json(self) -> dict[str, str]:
         """The local.json document (the secret base64-encoded)."""
@@ -337,6 +341,10 @@ class LocalStack:
             rsa_key_arn=rsa_key_arn,
             rsa_public_key_pem=public_key_pem(der),
             clients_table=stack.ref("ClientsTable"),
+            verdicts_table=stack.ref("VerdictsTable"),
+            event_bus_name=stack.ref("ValidationBus"),
+            validation_queue_url=stack.ref("ValidationQueue"),
+            dead_letter_queue_url=stack.ref("ValidationDeadLetterQueue"),
         )
 
     def stop(self) -> None:
