@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
+from moto.kms import models as kms_models
 
 from secure_ai.aws_clients import reset_clients
 from secure_ai.clients.admin import ClientAdmin
@@ -24,6 +26,12 @@ from secure_ai_local.stack_template import StackTemplate
 from tests.fake_provider import FakeProvider, install_fake_provider
 
 REGION = "us-east-1"
+
+# moto generates an RSA key pair for every KMS key it creates (symmetric ones too): ~0.3 s each, and
+# every test provisions the template's keys. Reusing one generated pair per key spec keeps the keys'
+# behaviour (each key still has its own id, ARN and policy) and makes the suite several times faster.
+_generate_private_key = kms_models.generate_private_key
+kms_models.generate_private_key = functools.cache(_generate_private_key)
 
 
 # Handlers create Powertools objects at import, as in Lambda where the environment precedes the import.
