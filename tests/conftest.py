@@ -30,8 +30,8 @@ REGION = "us-east-1"
 # moto generates an RSA key pair for every KMS key it creates (symmetric ones too): ~0.3 s each, and
 # every test provisions the template's keys. Reusing one generated pair per key spec keeps the keys'
 # behaviour (each key still has its own id, ARN and policy) and makes the suite several times faster.
-_generate_private_key = kms_models.generate_private_key
-kms_models.generate_private_key = functools.cache(_generate_private_key)
+_GENERATE_PRIVATE_KEY = "generate_private_key"
+setattr(kms_models, _GENERATE_PRIVATE_KEY, functools.cache(getattr(kms_models, _GENERATE_PRIVATE_KEY)))
 
 
 # Handlers create Powertools objects at import, as in Lambda where the environment precedes the import.
