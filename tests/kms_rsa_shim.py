@@ -15,19 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.kms.models import kms_backends
+
+from secure_ai_local.moto_kms import SYMMETRIC as _SYMMETRIC
+from secure_ai_local.moto_kms import KmsRejection, is_rsa, rsa_decrypt
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-_OAEP_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    "RSAES_OAEP_SHA_1": hashes.SHA1,
-    "RSAES_OAEP_SHA_256": hashes.SHA256,
-}
-_SYMMETRIC: Final = "SYMMETRIC_DEFAULT"
 _PARAMETERS: Final = "kms_rsa_shim_parameters"
 
 
@@ -54,17 +50,14 @@ def _answer_rsa_decrypt(context: dict[str, Any], **_: Any) -> tuple[AWSResponse,
     key = _moto_key(key_id, context.get("client_region") or "us-east-1")
     if key is None:
         return _error("NotFoundException", "Key not found")
-    is_rsa = str(key.key_spec).startswith("RSA_")
-    if not is_rsa and algorithm == _SYMMETRIC:
-        return None
-    if not is_rsa or key.key_usage != "ENCRYPT_DECRYPT" or algorithm not in _OAEP_HASHES:
+    if not is_rsa(key):
+        if algorithm == _SYMMETRIC:
+            return None
         return _error("InvalidKeyUsageException", f"{algorithm} is not valid for this key")
-    digest = _OAEP_HASHES[algorithm]()
-    oaep = padding.OAEP(mgf=padding.MGF1(algorithm=digest), algorithm=digest, label=None)
     try:
-        plaintext = key.private_key.private_key.decrypt(params["CiphertextBlob"], oaep)
-    except ValueError:
-        return _error("InvalidCiphertextException", "")
+        plaintext = rsa_decrypt(key, params["CiphertextBlob"], algorithm)
+    except KmsRejection as rejection:
+        return _error(rejection.code, str(rejection))
     return _response(200), {
         "Plaintext": plaintext,
         "KeyId": key.arn,

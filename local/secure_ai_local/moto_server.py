@@ -15,6 +15,7 @@ import signal
 from typing import TYPE_CHECKING, Any, Final
 
 from secure_ai_local.loopback_server import LOOPBACK
+from secure_ai_local.moto_kms import honour_rsa_decrypt
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -94,6 +95,7 @@ def serve_moto(connection: Connection, port: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS call
     deliver_whole_events()
+    honour_rsa_decrypt()
     # Imported here, in the moto process only: moto takes seconds to import.
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
 

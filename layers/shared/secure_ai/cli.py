@@ -1,6 +1,8 @@
 """`secure-ai`: the gateway's command line.
 
     secure-ai clients create|rotate|revoke|list|show ...
+    secure-ai ask "prompt" [--local | --url URL --credentials FILE --kms-key-arn ARN] [--mobile]
+    secure-ai demo --local
 
 Every top-level command registers itself in `COMMANDS` (one function that adds its subparser and
 sets `run`); that tuple is the one place to add `ask` or `demo`. Output is JSON on stdout; errors
@@ -36,6 +38,7 @@ from secure_ai.clients.records import DEFAULT_POLICY_ID, format_key_id
 from secure_ai.clients.sealing import SecretSealer
 from secure_ai.clients.store import ClientStore
 from secure_ai.errors import DependencyUnavailable, GatewayError
+from secure_ai.sdk.cli_commands import add_ask_command, add_demo_command
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -150,7 +153,11 @@ def add_clients_command(commands: SubParsers) -> None:
 
 
 # Top-level commands: add one registering function here.
-COMMANDS: Final[tuple[Callable[[SubParsers], None], ...]] = (add_clients_command,)
+COMMANDS: Final[tuple[Callable[[SubParsers], None], ...]] = (
+    add_clients_command,
+    add_ask_command,
+    add_demo_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

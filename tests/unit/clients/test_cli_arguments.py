@@ -156,13 +156,13 @@ def test_the_default_overlap_is_a_day() -> None:
 
 def test_a_new_top_level_command_is_added_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a command registered by adding one function to COMMANDS
-    def add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        demo = commands.add_parser("demo")
-        demo.set_defaults(run=lambda _: 7)
+    def add_example_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        example = commands.add_parser("example")
+        example.set_defaults(run=lambda _: 7)
 
-    monkeypatch.setattr("secure_ai.cli.COMMANDS", (*COMMANDS, add_demo_command))
+    monkeypatch.setattr("secure_ai.cli.COMMANDS", (*COMMANDS, add_example_command))
     # When it is run / Then main dispatches to it
-    assert main(["demo"]) == 7
+    assert main(["example"]) == 7
 
 
 def test_a_secret_file_in_a_missing_directory_exits_2(

@@ -1,0 +1,61 @@
+"""`secure-ai ask` and `secure-ai demo` against the running local stack."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from secure_ai.cli import main
+
+pytestmark = pytest.mark.e2e
+
+
+def test_ask_prints_the_answer_and_the_verdict(state_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ask", "Hello from the command line", "--local-state", str(state_path)])
+
+    printed = capsys.readouterr()
+    assert code == 0
+    assert "Hello from the command line" in printed.out
+    assert printed.err.startswith("verdict: allow · request ")
+
+
+def test_ask_exits_1_when_the_answer_is_blocked(state_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["ask", "[demo:block] settings please", "--local-state", str(state_path)])
+
+    printed = capsys.readouterr()
+    assert code == 1
+    assert printed.out == ""
+    assert "verdict: block (aws_access_key, aws_secret_key)" in printed.err
+
+
+def test_the_demo_shows_every_path_and_succeeds(
+    demo_state_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["demo", "--local-state", str(demo_state_path)])
+
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "verdict     allow — no findings" in printed
+    assert "verdict     redact — findings: email, phone" in printed
+    assert "verdict     block — findings: aws_access_key, aws_secret_key" in printed
+    assert "4 of 4 steps behaved as expected." in printed
+
+
+def test_the_demo_fails_step_4_clearly_when_local_json_names_no_bus(
+    demo_state_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a local.json that names neither the validation bus nor the verdicts table
+    document = json.loads(demo_state_path.read_text())
+    del document["event_bus_name"], document["verdicts_table"]
+    incomplete = tmp_path / "local.json"
+    incomplete.write_text(json.dumps(document))
+    incomplete.chmod(0o600)
+
+    code = main(["demo", "--local-state", str(incomplete)])
+
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "has no 'event_bus_name'" in printed
+    assert "3 of 4 steps behaved as expected." in printed

@@ -1,0 +1,78 @@
+"""Raw signed requests over real HTTP: a replay and any change after signing are refused (401)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from secure_ai.envelope.responses import open_response
+from tests.e2e.conftest import RawCall
+
+pytestmark = pytest.mark.e2e
+
+UNAUTHORIZED = {"error": "unauthorized", "message": "unauthorized"}
+
+
+def test_the_exact_same_signed_request_sent_twice_is_refused_the_second_time(
+    http: httpx.Client, signed_chat: Callable[[str], RawCall]
+) -> None:
+    # Given one signed, sealed request
+    call = signed_chat("Hello once")
+
+    # When it is sent, then sent again byte for byte
+    first = http.send(call.request)
+    second = http.send(call.request)
+
+    # Then the first is answered (for this request only) and the replay is refused
+    assert first.status_code == 200
+    assert (
+        json.loads(open_response(first.content, resp_key=call.resp_key, req_id=call.nonce))["req_id"]
+        == call.nonce
+    )
+    assert second.status_code == 401
+    assert second.json() == UNAUTHORIZED
+
+
+def test_a_body_changed_by_one_byte_after_signing_is_refused(
+    http: httpx.Client, signed_chat: Callable[[str], RawCall]
+) -> None:
+    call = signed_chat("Hello, untouched")
+    body = bytearray(call.request.content)
+    body[len(body) // 2] ^= 0x01
+    tampered = httpx.Request("POST", call.request.url, headers=call.request.headers, content=bytes(body))
+
+    response = http.send(tampered)
+
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
+
+
+def test_a_request_sent_to_another_path_than_the_one_signed_is_refused(
+    http: httpx.Client, signed_chat: Callable[[str], RawCall]
+) -> None:
+    call = signed_chat("Hello, right path")
+    elsewhere = call.request.url.copy_with(
+        path=call.request.url.path.replace("/chat/completions", "/validate")
+    )
+    moved = httpx.Request("POST", elsewhere, headers=call.request.headers, content=call.request.content)
+
+    response = http.send(moved)
+
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED
+
+
+def test_an_unsigned_request_is_refused(http: httpx.Client, signed_chat: Callable[[str], RawCall]) -> None:
+    call = signed_chat("Hello, unsigned")
+    headers = {
+        name: value for name, value in call.request.headers.items() if not name.startswith("signature")
+    }
+
+    response = http.send(
+        httpx.Request("POST", call.request.url, headers=headers, content=call.request.content)
+    )
+
+    assert response.status_code == 401
