@@ -73,6 +73,10 @@ lock: $(UV) ## Re-resolve uv.lock and regenerate the layer's requirements from i
 	$(EXPORT_LAYER) --quiet -o $(LAYER_REQUIREMENTS)
 
 # ----------------------------------------------------------------------------- checks
+.PHONY: openapi
+openapi: $(VENV)/.synced ## Regenerate docs/openapi.yaml from the template and the models (CI checks it matches)
+	$(BIN)/python -m secure_ai_local.openapi > docs/openapi.yaml
+
 .PHONY: lock-check
 lock-check: $(UV) ## uv.lock matches pyproject.toml; the layer's requirements match uv.lock
 	$(UV) lock --check --quiet

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from secure_ai.aws_clients import dynamodb_client, events_client
 from secure_ai.chat_request import decode_resp_key
-from secure_ai.errors import BadRequest, DependencyUnavailable
+from secure_ai.errors import BadRequest, ConfigurationError, DependencyUnavailable
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai.proxy_call import AuthorizedCall
 from secure_ai.screening.moderation import ModerationPort
@@ -144,9 +144,14 @@ class ValidationService:
         self, request: ValidationRequest, *, verdict_id: str, client_id: str | None, source: str
     ) -> Verdict:
         """Screen `request.text`; keep and announce the verdict; return it (with redacted text)."""
+        try:
+            policy = self.policies.policy(request.policy_id)
+        except ConfigurationError:
+            # The caller named it: an unknown policy is their mistake here, not our configuration.
+            raise BadRequest("unknown_policy") from None
         verdict = screen_text(
             request.text,
-            self.policies.policy(request.policy_id),
+            policy,
             schema=request.schema_,
             moderation=self.moderation(),
         )

@@ -209,3 +209,9 @@ def test_nothing_screened_reaches_the_logs(
         "jane.doe@example.com",
     ):
         assert marker not in logs
+
+
+def test_an_unknown_policy_named_by_the_caller_is_a_bad_request(validator: Invoke, client: Client) -> None:
+    # Found by schemathesis: the caller names the policy, so an unknown one is a 400, not a 500.
+    response = validate_json(validator, client, {"text": "hello", "policy_id": "nope"})
+    assert (response["statusCode"], json.loads(response["body"])["error"]) == (400, "bad_request")
