@@ -105,6 +105,14 @@ sam-validate: $(SAM) ## sam validate and sam validate --lint
 	$(SAM) validate --template-file template.yaml
 	$(SAM) validate --lint --template-file template.yaml
 
+.PHONY: scan
+scan: $(VENV)/.synced $(CHECKOV) ## bandit and checkov (offline): no finding that is not suppressed in place with a reason
+	tools/security-scan bandit checkov
+
+.PHONY: audit
+audit: $(VENV)/.synced $(UV) ## pip-audit over uv.lock and tools/*-requirements.txt (needs PyPI's per-version JSON API)
+	tools/security-scan pip-audit
+
 .PHONY: build
 build: $(SAM) ## sam build for arm64 (what deploys) into .aws-sam/build
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build --parameter-overrides Architecture=arm64
@@ -115,7 +123,7 @@ import-check: $(SAM) $(VENV)/.synced ## Build for this host's architecture; impo
 	$(BIN)/python tools/check_built_imports.py .aws-sam/build-host $(PYTHON313)
 
 .PHONY: test
-test: install lock-check lint typecheck pytest cfn-lint sam-validate build import-check ## Everything CI runs
+test: install lock-check lint typecheck pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
 	@echo "make test: all checks passed"
 
 .PHONY: clean

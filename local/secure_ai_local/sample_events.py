@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     kms = boto3.session.Session(
         aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto accepts any credentials
+        aws_secret_access_key="local",  # noqa: S106 # nosec B106 - moto accepts any credentials
         region_name=state["region"],
     ).client("kms", endpoint_url=state["aws_endpoint_url"])
     signer = Signer(

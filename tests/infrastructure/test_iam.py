@@ -90,13 +90,20 @@ def test_the_authorizer_reads_clients_writes_nonces_and_unseals_only_client_secr
     assert unseal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "client-secret"}}
 
 
-@pytest.mark.parametrize("logical_id", ["CompletionFunction", "ValidatorFunction"])
+@pytest.mark.parametrize(
+    ("logical_id", "keys"),
+    [
+        ("CompletionFunction", {"RequestKey", "RsaRequestKey", "SecretsKey"}),
+        ("ValidatorFunction", {"RequestKey", "RsaRequestKey", "SecretsKey", "QueueKey"}),
+    ],
+)
 def test_request_key_decrypt_is_conditioned_and_cannot_unseal_client_secrets(
-    stack_template: StackTemplate, logical_id: str
+    stack_template: StackTemplate, logical_id: str, keys: set[str]
 ) -> None:
     decrypts = grants(function_statements(stack_template, logical_id), "kms:Decrypt")
     by_key = {str(s["Resource"]["Fn::GetAtt"][0]): s for s in decrypts}
-    assert set(by_key) == {"RequestKey", "RsaRequestKey"}
+    assert len(by_key) == len(decrypts), "one kms:Decrypt statement per key"
+    assert set(by_key) == keys
     assert by_key["RequestKey"]["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "request"}}
     # KMS takes no encryption context with asymmetric keys; the algorithm is what can be pinned.
     assert by_key["RsaRequestKey"]["Condition"] == {
@@ -145,3 +152,56 @@ def test_only_the_eventbridge_rule_may_send_to_the_validation_queue(stack_templa
     assert statement["Condition"] == {
         "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ValidateOutputRule", "Arn"]}}
     }
+
+
+def test_every_kms_decrypt_a_function_is_granted_carries_a_condition(stack_template: StackTemplate) -> None:
+    for logical_id, _ in stack_template.resources_of_type("AWS::Serverless::Function"):
+        for statement in grants(function_statements(stack_template, logical_id), "kms:Decrypt"):
+            assert statement.get("Condition"), f"{logical_id}: {statement['Sid']} decrypts unconditionally"
+
+
+@pytest.mark.parametrize("logical_id", ["CompletionFunction", "ValidatorFunction"])
+def test_the_model_api_key_decrypts_only_through_secrets_manager_and_only_for_that_secret(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    (statement,) = [
+        s
+        for s in grants(function_statements(stack_template, logical_id), "kms:Decrypt")
+        if s["Resource"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
+    ]
+    assert as_list(statement["Action"]) == ["kms:Decrypt"]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"},
+            "kms:EncryptionContext:SecretARN": {"Ref": "ModelApiKeySecret"},
+        }
+    }
+
+
+def test_only_the_validator_decrypts_queue_messages_and_only_through_sqs_for_its_queue(
+    stack_template: StackTemplate,
+) -> None:
+    queue_key = {"Fn::GetAtt": ["QueueKey", "Arn"]}
+    for logical_id in ("AuthorizerFunction", "CompletionFunction"):
+        resources = [s["Resource"] for s in function_statements(stack_template, logical_id)]
+        assert queue_key not in resources
+    (statement,) = [
+        s
+        for s in grants(function_statements(stack_template, "ValidatorFunction"), "kms:Decrypt")
+        if s["Resource"] == queue_key
+    ]
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.${AWS::URLSuffix}"},
+            "kms:EncryptionContext:aws:sqs:arn": {"Fn::GetAtt": ["ValidationQueue", "Arn"]},
+        }
+    }
+
+
+def test_the_authorizer_can_use_no_key_but_the_request_key(stack_template: StackTemplate) -> None:
+    kms_resources = [
+        s["Resource"]
+        for s in function_statements(stack_template, "AuthorizerFunction")
+        if any(str(action).startswith("kms:") for action in as_list(s["Action"]))
+    ]
+    assert kms_resources == [{"Fn::GetAtt": ["RequestKey", "Arn"]}]

@@ -165,6 +165,12 @@ def test_the_queue_redrives_to_a_dead_letter_queue_and_reports_partial_failures(
     assert sqs_event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_the_queue_path_runs_a_bounded_number_of_validators(stack_template: StackTemplate) -> None:
+    # The queue has no per-client budget: the event source mapping's cap is what bounds it.
+    sqs_event = stack_template.resources["ValidatorFunction"]["Properties"]["Events"]["ValidationQueue"]
+    assert 2 <= sqs_event["Properties"]["ScalingConfig"]["MaximumConcurrency"] <= 10
+
+
 def test_the_event_bus_rule_feeds_the_queue_and_not_the_verdicts_it_publishes(
     stack_template: StackTemplate,
 ) -> None:
