@@ -161,8 +161,12 @@ def _create_queue(
     attributes = {
         "VisibilityTimeout": str(properties.get("VisibilityTimeout", 30)),
         "MessageRetentionPeriod": str(properties.get("MessageRetentionPeriod", 345600)),
-        "SqsManagedSseEnabled": str(bool(properties.get("SqsManagedSseEnabled"))).lower(),
     }
+    if "KmsMasterKeyId" in properties:
+        attributes["KmsMasterKeyId"] = str(properties["KmsMasterKeyId"])
+        attributes["KmsDataKeyReusePeriodSeconds"] = str(properties.get("KmsDataKeyReusePeriodSeconds", 300))
+    else:
+        attributes["SqsManagedSseEnabled"] = str(bool(properties.get("SqsManagedSseEnabled"))).lower()
     if "RedrivePolicy" in properties:
         attributes["RedrivePolicy"] = json.dumps(properties["RedrivePolicy"])
     name = properties.get("QueueName", f"{stack.stack_name}-{logical_id}")
@@ -222,10 +226,12 @@ def _create_secret(
         PasswordLength=int(properties.get("GenerateSecretString", {}).get("PasswordLength", 32)),
         ExcludePunctuation=True,
     )["RandomPassword"]
+    encryption = {"KmsKeyId": properties["KmsKeyId"]} if "KmsKeyId" in properties else {}
     arn = secretsmanager.create_secret(
         Name=f"{stack.stack_name}-{logical_id}",
         Description=properties.get("Description", ""),
         SecretString=properties.get("SecretString", generated),
+        **encryption,
     )["ARN"]
     stack.references[logical_id] = arn
 
@@ -234,7 +240,8 @@ def _create_log_group(
     session: Any, stack: ProvisionedStack, logical_id: str, properties: Mapping[str, Any]
 ) -> None:
     logs = session.client("logs")
-    logs.create_log_group(logGroupName=properties["LogGroupName"])
+    encryption = {"kmsKeyId": properties["KmsKeyId"]} if "KmsKeyId" in properties else {}
+    logs.create_log_group(logGroupName=properties["LogGroupName"], **encryption)
     logs.put_retention_policy(
         logGroupName=properties["LogGroupName"], retentionInDays=int(properties["RetentionInDays"])
     )

@@ -205,3 +205,9 @@ def test_the_authorizer_can_use_no_key_but_the_request_key(stack_template: Stack
         if any(str(action).startswith("kms:") for action in as_list(s["Action"]))
     ]
     assert kms_resources == [{"Fn::GetAtt": ["RequestKey", "Arn"]}]
+
+
+def test_the_validator_cannot_read_client_records(stack_template: StackTemplate) -> None:
+    statements = function_statements(stack_template, "ValidatorFunction")
+    resources = [s["Resource"] for s in statements if "dynamodb:GetItem" in as_list(s["Action"])]
+    assert {"Fn::GetAtt": ["ClientsTable", "Arn"]} not in resources

@@ -83,7 +83,6 @@ class CompletionSettings(ModelSettings):
 class ValidatorSettings(ModelSettings):
     """What the validator function needs."""
 
-    clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
     verdicts_table: NonEmpty = Field(alias="VERDICTS_TABLE")
     idempotency_table: NonEmpty = Field(alias="IDEMPOTENCY_TABLE")
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")

@@ -225,5 +225,14 @@ class ValidationEndpoint:
 
     def _validate(self, request: ValidationRequest, call: AuthorizedCall) -> Verdict:
         return self._service.validate(
-            request, verdict_id=request.id or call.req_id, client_id=call.client_id, source="api"
+            request,
+            verdict_id=api_verdict_id(call.client_id, request.id or call.req_id),
+            client_id=call.client_id,
+            source="api",
         )
+
+
+def api_verdict_id(client_id: str, correlation_id: str) -> str:
+    """API verdicts live under `<client_id>/<id>`: one client cannot overwrite another's row, and
+    the `/` (which no correlation id may contain) keeps them apart from queue verdicts stored by id."""
+    return f"{client_id}/{correlation_id}"

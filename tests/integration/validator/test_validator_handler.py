@@ -71,7 +71,7 @@ def test_the_stored_verdict_and_the_published_event_carry_no_plaintext(
     published: Callable[[], list[dict[str, Any]]],
 ) -> None:
     validate_json(validator, client, {"text": SECRET_TEXT, "id": "api-2"})
-    row = verdict_row(aws_stack, "api-2")
+    row = verdict_row(aws_stack, "app-1/api-2")
     events = published()
     assert row is not None
     assert row["decision"] == {"S": "block"}
@@ -215,3 +215,18 @@ def test_an_unknown_policy_named_by_the_caller_is_a_bad_request(validator: Invok
     # Found by schemathesis: the caller names the policy, so an unknown one is a 400, not a 500.
     response = validate_json(validator, client, {"text": "hello", "policy_id": "nope"})
     assert (response["statusCode"], json.loads(response["body"])["error"]) == (400, "bad_request")
+
+
+def test_api_verdicts_are_kept_per_client_so_one_cannot_overwrite_another(
+    validator: Invoke, new_client: Callable[..., Client], aws_stack: ProvisionedStack
+) -> None:
+    first, second = new_client("app-a"), new_client("app-b")
+    validate_json(validator, first, {"text": SECRET_TEXT, "id": "shared-id"})
+    validate_json(validator, second, {"text": "Nothing to see.", "id": "shared-id"})
+    first_row, second_row = (
+        verdict_row(aws_stack, "app-a/shared-id"),
+        verdict_row(aws_stack, "app-b/shared-id"),
+    )
+    assert first_row is not None
+    assert second_row is not None
+    assert (first_row["decision"], second_row["decision"]) == ({"S": "block"}, {"S": "allow"})
