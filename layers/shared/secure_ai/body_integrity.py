@@ -17,7 +17,9 @@ from secure_ai.signing.content_digest import body_matches_digest
 API_GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024
 
 
-def verified_body(body: str | None, *, is_base64_encoded: bool, verified_digest: str, max_bytes: int) -> bytes:
+def verified_body(
+    body: str | None, *, is_base64_encoded: bool, verified_digest: str, max_bytes: int
+) -> bytes:
     """The raw body bytes, after the size cap and the digest check; raise before any parsing."""
     text = body or ""
     # Cap on the encoded size first, so an oversized body costs no decoding.
