@@ -12,6 +12,7 @@ import copy
 import logging
 import multiprocessing
 import signal
+import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from secure_ai_local.loopback_server import LOOPBACK
@@ -96,6 +97,7 @@ def serve_moto(connection: Connection, port: int) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per AWS call
     deliver_whole_events()
     honour_rsa_decrypt()
+    atomic_dynamodb_writes()
     # Imported here, in the moto process only: moto takes seconds to import.
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
 
@@ -127,3 +129,22 @@ def deliver_whole_events() -> None:
         return {name: copy.deepcopy(whole[name]) for name in EVENT_FIELDS if name in whole}
 
     EventTemplateParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def atomic_dynamodb_writes() -> None:
+    """Give moto DynamoDB's per-item atomicity: a conditional write or an ADD is one step.
+
+    moto's PutItem/UpdateItem read, check and write without a lock, so concurrent requests through
+    the local stack lose updates (bench_load saw usage counters drift); DynamoDB never does.
+    """
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - see serve_moto
+
+    lock = threading.Lock()
+    for name in ("put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: DynamoDBBackend, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)

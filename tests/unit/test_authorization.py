@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pytest
 
 from secure_ai.authorization import Authorization, RequestAuthorizer, allow_policy
 from secure_ai.errors import DependencyUnavailable, ReplayDetected, SignatureRejected, Unauthenticated
+from secure_ai.signing.gateway_request import request_from_authorizer_event
+from secure_ai.signing.message_signature import parse_signature_headers, verify_signature
 from tests.gateway_events import SignedCall, authorizer_event, method_arn
 
 SECRET = bytes(range(32))
@@ -131,3 +134,23 @@ def test_the_allow_policy_names_exactly_the_method_arn_and_carries_the_context()
         "content_digest": "sha-256=:AAAA:",
         "scopes": "a b",
     }
+
+
+@pytest.mark.parametrize(
+    ("digest", "reason"),
+    [
+        ("md5=:rL0Y20zC+Fzt72VPzMSk2A==:", "digest_algorithm"),
+        ("sha-256=:AAAA:, sha-512=:AAAA:", "digest_members"),
+    ],
+)
+def test_verification_refuses_a_digest_outside_the_profile_even_under_a_valid_mac(
+    digest: str, reason: str
+) -> None:
+    # The functions trust the digest value the authorizer verified, so verification itself must
+    # hold the Content-Digest rule, not only the MAC (the authorizer no longer parses it separately).
+    call = SignedCall(secret=SECRET, key_id="app-1.1", created=NOW)
+    request, signature_input, signature = request_from_authorizer_event(authorizer_event(call))
+    parsed = parse_signature_headers(signature_input, signature, expected_tag="secure-ai-v1")
+    with pytest.raises(SignatureRejected) as refused:
+        verify_signature(parsed, dataclasses.replace(request, content_digest=digest), SECRET)
+    assert refused.value.reason == reason

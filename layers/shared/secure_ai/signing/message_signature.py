@@ -431,7 +431,9 @@ def parse_signature_headers(signature_input: str, signature: str, *, expected_ta
     return ParsedSignature(
         label=label,
         components=components,
-        signature_params=str(member),
+        # The whole field equals its canonical serialisation `<label>=<member>` (checked above), so
+        # the member's text as received is the @signature-params value; no need to re-serialise it.
+        signature_params=signature_input.strip(" ")[len(label) + 1 :],
         created=created,
         expires=expires,
         nonce=nonce,
