@@ -130,7 +130,42 @@ class _Settings:
         )
 
 
-class SecureAIClient:
+class _ClientSurface:
+    """What both clients show of themselves; the secret never appears in a repr."""
+
+    _settings: _Settings
+
+    @classmethod
+    def from_local_state(
+        cls, path: Path | str = DEFAULT_LOCAL_STATE, mode: EnvelopeMode = "server", **options: Any
+    ) -> Self:
+        """A client of the local stack described by `path` (its demo client; KMS on its moto)."""
+        return cls(**read_local_state(path).client_arguments(mode), **options)
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's base URL, stage included."""
+        return self._settings.base_url
+
+    @property
+    def key_id(self) -> str:
+        """The signing key id, `<client_id>.<version>`."""
+        return self._settings.key_id
+
+    @property
+    def mode(self) -> EnvelopeMode:
+        """`server` (KMS) or `mobile` (pinned RSA public key)."""
+        return self._settings.mode
+
+    def __repr__(self) -> str:
+        settings = self._settings
+        return (
+            f"{type(self).__name__}(base_url={settings.base_url!r}, key_id={settings.key_id!r}, "
+            f"mode={settings.mode!r})"
+        )
+
+
+class SecureAIClient(_ClientSurface):
     """Synchronous client. Thread-safe; use it as a context manager or call `close()`."""
 
     def __init__(
@@ -165,35 +200,6 @@ class SecureAIClient:
         )
         self._mobile_sealer = self._settings.pinned_mobile_sealer()
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_local_state(
-        cls, path: Path | str = DEFAULT_LOCAL_STATE, mode: EnvelopeMode = "server", **options: Any
-    ) -> Self:
-        """A client of the local stack described by `path` (its demo client; KMS on its moto)."""
-        return cls(**read_local_state(path).client_arguments(mode), **options)
-
-    @property
-    def base_url(self) -> str:
-        """The gateway's base URL, stage included."""
-        return self._settings.base_url
-
-    @property
-    def key_id(self) -> str:
-        """The signing key id, `<client_id>.<version>`."""
-        return self._settings.key_id
-
-    @property
-    def mode(self) -> EnvelopeMode:
-        """`server` (KMS) or `mobile` (pinned RSA public key)."""
-        return self._settings.mode
-
-    def __repr__(self) -> str:
-        settings = self._settings
-        return (
-            f"SecureAIClient(base_url={settings.base_url!r}, key_id={settings.key_id!r}, "
-            f"mode={settings.mode!r})"
-        )
 
     def chat_completions(
         self, *, model: str, messages: Sequence[Mapping[str, Any]], **openai_params: Any
@@ -254,7 +260,7 @@ class SecureAIClient:
             raise NetworkError(type(exc).__name__) from exc
 
 
-class AsyncSecureAIClient:
+class AsyncSecureAIClient(_ClientSurface):
     """Asynchronous client (asyncio or trio); use it with `async with` or await `aclose()`."""
 
     def __init__(
@@ -288,35 +294,6 @@ class AsyncSecureAIClient:
         )
         self._mobile_sealer = self._settings.pinned_mobile_sealer()
         self._lock = anyio.Lock()
-
-    @classmethod
-    def from_local_state(
-        cls, path: Path | str = DEFAULT_LOCAL_STATE, mode: EnvelopeMode = "server", **options: Any
-    ) -> Self:
-        """A client of the local stack described by `path` (its demo client; KMS on its moto)."""
-        return cls(**read_local_state(path).client_arguments(mode), **options)
-
-    @property
-    def base_url(self) -> str:
-        """The gateway's base URL, stage included."""
-        return self._settings.base_url
-
-    @property
-    def key_id(self) -> str:
-        """The signing key id, `<client_id>.<version>`."""
-        return self._settings.key_id
-
-    @property
-    def mode(self) -> EnvelopeMode:
-        """`server` (KMS) or `mobile` (pinned RSA public key)."""
-        return self._settings.mode
-
-    def __repr__(self) -> str:
-        settings = self._settings
-        return (
-            f"AsyncSecureAIClient(base_url={settings.base_url!r}, key_id={settings.key_id!r}, "
-            f"mode={settings.mode!r})"
-        )
 
     async def chat_completions(
         self, *, model: str, messages: Sequence[Mapping[str, Any]], **openai_params: Any
