@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,13 @@ from secure_ai.clients.store import ClientStore
 from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
 from tests.fake_provider import FakeProvider, install_fake_provider
+
+# Imported here, before pytest registers it as a plugin: rewrite it like any other test module.
+pytest.register_assert_rewrite("tests.leak_sentinel")
+from tests.leak_sentinel import LeakRegistry, chat_texts  # noqa: E402
+
+# The leak sentinel watches every test (tests/leak_sentinel.py); pytester proves it does.
+pytest_plugins = ["tests.leak_sentinel", "pytester"]
 
 REGION = "us-east-1"
 
@@ -115,12 +123,13 @@ TEST_MODEL = "gpt-test"
 
 
 @pytest.fixture
-def admin(aws_stack: ProvisionedStack) -> ClientAdmin:
-    """The admin operations behind `secure-ai clients`, against moto."""
+def admin(aws_stack: ProvisionedStack, leak_registry: LeakRegistry) -> ClientAdmin:
+    """The admin operations behind `secure-ai clients`, against moto; every secret it makes is planted."""
     return ClientAdmin(
         ClientStore(aws_stack.ref("ClientsTable")),
         SecretSealer(aws_stack.attribute("RequestKey", "Arn")),
         clock=time.time,
+        token_bytes=leak_registry.planting("client secret", secrets.token_bytes),
     )
 
 
@@ -149,6 +158,12 @@ def client(new_client: Callable[..., Client]) -> Client:
 
 
 @pytest.fixture
-def provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
-    """Every model client the gateway builds talks to this programmable fake provider."""
-    return install_fake_provider(monkeypatch)
+def provider(monkeypatch: pytest.MonkeyPatch, leak_registry: LeakRegistry) -> FakeProvider:
+    """Every model client the gateway builds talks to this programmable fake provider.
+
+    What it was asked and what it answers are planted: neither may be observable outside the envelopes.
+    """
+    fake = install_fake_provider(monkeypatch)
+    leak_registry.watch("model answer", lambda: [fake.answer])
+    leak_registry.watch("prompt sent to the model", lambda: chat_texts(fake.chat_requests))
+    return fake

@@ -54,9 +54,10 @@ def request_authorizer() -> RequestAuthorizer:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
     """Allow policy for `event.methodArn`, or the generic 401."""
     method_arn = event.get("methodArn") if isinstance(event, dict) else None
+    # Outside the try: refuse() raises PermissionError, which `except Exception` would count again.
+    if not isinstance(method_arn, str) or not method_arn.startswith(METHOD_ARN_PREFIX):
+        refuse("bad_method_arn")
     try:
-        if not isinstance(method_arn, str) or not method_arn.startswith(METHOD_ARN_PREFIX):
-            refuse("bad_method_arn")
         authorization = request_authorizer().authorize(event)
     except GatewayError as error:
         refuse(error.reason, kind=type(error).__name__)

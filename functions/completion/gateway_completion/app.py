@@ -16,12 +16,12 @@ from secure_ai.completion import CHAT_ROUTE, CompletionService
 from secure_ai.envelope.requests import RequestEnvelopes
 from secure_ai.envelope.responses import seal_response
 from secure_ai.errors import GatewayError
-from secure_ai.http_errors import install_error_handlers
+from secure_ai.http_errors import install_error_handlers, refuse_malformed_event
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai.model_access import ModelAccess
 from secure_ai.observability import service_logger, service_metrics, service_tracer
 from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.proxy_call import AuthorizedCall
+from secure_ai.proxy_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai.quota import UsageLedger
 from secure_ai.settings import CompletionSettings
 
@@ -100,4 +100,6 @@ def public_key() -> dict[str, str]:
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy entry point."""
+    if not is_rest_proxy_event(event):
+        return refuse_malformed_event(logger, metrics)
     return app.resolve(event, context)

@@ -24,12 +24,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from secure_ai.aws_clients import dynamodb_client
-from secure_ai.http_errors import install_error_handlers
+from secure_ai.http_errors import install_error_handlers, refuse_malformed_event
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai.model_access import ModelAccess
 from secure_ai.observability import service_logger, service_metrics, service_tracer
 from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.proxy_call import AuthorizedCall
+from secure_ai.proxy_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai.settings import ValidatorSettings
 from secure_ai.validation import (
     VALIDATE_ROUTE,
@@ -45,7 +45,9 @@ metrics = service_metrics()
 tracer = service_tracer()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger, metrics)
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record failed is reported record by record like any other: raising instead
+# (Powertools' default) fails the whole invocation, which SQS then retries as one unit.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # A redelivered message within this window is answered from the stored result, not screened again.
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -151,4 +153,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 event=event, record_handler=record_handler, processor=processor, context=context
             )
         )
+    if not is_rest_proxy_event(event):
+        return refuse_malformed_event(logger, metrics)
     return app.resolve(event, context)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from secure_ai.signing.gateway_request import request_from_authorizer_event
+from secure_ai.signing.gateway_request import check_query_maps_agree, request_from_authorizer_event
 from secure_ai.signing.message_signature import check_window, parse_signature_headers, verify_signature
 
 POLICY_VERSION = "2012-10-17"
@@ -89,6 +89,7 @@ class RequestAuthorizer:
         # Building the base also enforces the Content-Digest rule (one sha-256/sha-512 member), which the
         # functions rely on when they re-hash the body against this value.
         verify_signature(parsed, request, key.secret)
+        check_query_maps_agree(event)
         self._nonces.remember(parsed.key_id, parsed.nonce, parsed.expires)
         return Authorization(
             client_id=key.client_id,

@@ -123,7 +123,9 @@ class RequestPlaintext(_Strict):
 def decode_resp_key(value: object) -> bytes:
     """A plaintext's `resp_key`: base64 of exactly 32 bytes (pydantic turns the errors into 400s)."""
     if not isinstance(value, str):
-        raise TypeError("resp_key must be a base64 string")
+        # ValueError, not TypeError: pydantic turns only ValueErrors raised in a validator into a
+        # ValidationError (a 400); a TypeError escaped as a 500.
+        raise ValueError("resp_key must be a base64 string")  # noqa: TRY004
     try:
         key = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

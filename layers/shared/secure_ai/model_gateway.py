@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
 from secure_ai.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
 
@@ -67,6 +68,9 @@ class ChatModel:
         except (openai.APIConnectionError, openai.APIStatusError):
             # Status errors include 4xx from a request the provider refused: still not the client's to see.
             raise UpstreamFailed("model_failed") from None
+        if not isinstance(completion, ChatCompletion):
+            # The SDK hands back a body that is not a JSON object as it came (text, a list).
+            raise UpstreamFailed("model_malformed_answer")
         return answer_from(completion.model_dump(mode="json", exclude_unset=True))
 
 

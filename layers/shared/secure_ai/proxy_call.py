@@ -15,6 +15,43 @@ from secure_ai.errors import Forbidden, Unauthenticated
 AUTHORIZER_FIELDS = ("client_id", "key_id", "nonce", "content_digest")
 
 
+def _is_string_map(value: object, *, multi: bool) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, Mapping):
+        return False
+    for name, item in value.items():
+        values = item if multi and isinstance(item, list) else [item]
+        if not isinstance(name, str) or (multi and not isinstance(item, list)):
+            return False
+        if not all(isinstance(entry, str) for entry in values):
+            return False
+    return True
+
+
+def is_rest_proxy_event(event: object) -> bool:
+    """Whether `event` has the types of an API Gateway REST proxy event (values are not judged here).
+
+    Powertools' resolver assumes them: handed anything else (another trigger's event, a field of the
+    wrong type) it raises before any route or error handler runs.
+    """
+    if not isinstance(event, Mapping):
+        return False
+    return (
+        isinstance(event.get("httpMethod"), str)
+        and isinstance(event.get("path"), str)
+        and isinstance(event.get("requestContext"), Mapping)
+        and isinstance(event.get("body"), str | None)
+        and isinstance(event.get("isBase64Encoded"), bool | None)
+        and all(_is_string_map(event.get(name), multi=False) for name in _SINGLE_VALUE_MAPS)
+        and all(_is_string_map(event.get(name), multi=True) for name in _MULTI_VALUE_MAPS)
+    )
+
+
+_SINGLE_VALUE_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
+_MULTI_VALUE_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
+
+
 @dataclass(frozen=True, slots=True)
 class AuthorizedCall:
     """A call the authorizer allowed: identity from its context, body as API Gateway passed it."""

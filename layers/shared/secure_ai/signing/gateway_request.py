@@ -78,6 +78,23 @@ def query_from_event(event: Mapping[str, object]) -> str:
         raise SignatureRejected("bad_query") from None
 
 
+def check_query_maps_agree(event: Mapping[str, object]) -> None:
+    """Refuse a single-value query map that API Gateway could not have built from the signed one.
+
+    The signature covers the query as rebuilt from `multiValueQueryStringParameters`; API Gateway
+    builds `queryStringParameters` from the same query string, keeping each name's last value. A
+    function reading the single-value map must see that query, not another one riding along.
+    Raises `SignatureRejected("query_mismatch")`.
+    """
+    multi = _optional_mapping(event, "multiValueQueryStringParameters")
+    if multi is None:
+        return  # the signed query was rebuilt from the single-value map itself
+    single = _optional_mapping(event, "queryStringParameters") or {}
+    derived = {name: _strings(values)[-1] for name, values in multi.items()}
+    if {name: _string(value) for name, value in single.items()} != derived:
+        raise SignatureRejected("query_mismatch")
+
+
 def _check_header_names(event: Mapping[str, object]) -> None:
     for key in ("headers", "multiValueHeaders"):
         if not all(is_field_name(name) for name in _optional_mapping(event, key) or {}):
