@@ -77,13 +77,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not FUZZ_CASES and not FAULTS_INJECTED:
         return
     terminalreporter.section("security suite")
-    for entry_point, cases in sorted(FUZZ_CASES.items()):
+    for subject in sorted({entry for entry, _ in FUZZ_OUTCOMES}):
         outcomes = ", ".join(
             f"{outcome} {count}"
             for (entry, outcome), count in sorted(FUZZ_OUTCOMES.items())
-            if entry == entry_point
+            if entry == subject
         )
-        terminalreporter.write_line(f"fuzz cases  {entry_point:<48} {cases:>6}  ({outcomes})")
+        # Subjects tallied by outcome only (records inside batches) are not cases of their own.
+        cases = FUZZ_CASES.get(subject, "")
+        terminalreporter.write_line(f"fuzz cases  {subject:<48} {cases:>6}  ({outcomes})")
     terminalreporter.write_line(f"fuzz cases  {'total':<48} {sum(FUZZ_CASES.values()):>6}")
     for fault, count in sorted(FAULTS_INJECTED.items()):
         terminalreporter.write_line(f"faults      {fault:<48} {count:>6}")

@@ -18,6 +18,11 @@ def count_case(entry_point: str, outcome: object) -> None:
     FUZZ_OUTCOMES[entry_point, str(outcome)] += 1
 
 
+def note_outcome(subject: str, outcome: object) -> None:
+    """An outcome inside a case (a record of a batch), tallied without counting another case."""
+    FUZZ_OUTCOMES[subject, str(outcome)] += 1
+
+
 def count_fault(dependency: str, fault: str) -> None:
     """One fault delivered to the code under test."""
     FAULTS_INJECTED[f"{dependency} / {fault}"] += 1
