@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,3 +174,29 @@ def with_changes(event: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
     changed = copy.deepcopy(dict(event))
     changed.update(changes)
     return changed
+
+
+def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
+    """One record as Lambda's SQS event source mapping delivers it."""
+    message_id = message_id or str(uuid.uuid4())
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1795740000000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1795740000001",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:secure-ai-local-ValidationQueue",
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_batch(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """An SQS event holding `records`."""
+    return {"Records": [dict(record) for record in records]}

@@ -32,7 +32,7 @@ from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai.signing.content_digest import compute_content_digest
 from secure_ai_local.provision import ProvisionedStack
 from tests.conftest import TEST_MODEL, Client
-from tests.gateway_events import SignedCall, authorizer_event, proxy_event
+from tests.gateway_events import SignedCall, authorizer_event, proxy_event, sqs_batch, sqs_record
 from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.lambda_context import FakeLambdaContext
 from tests.leak_sentinel import LeakRegistry
@@ -301,32 +301,6 @@ def install_rsa_decrypt_once() -> None:
     if not getattr(client, _RSA_SHIM_INSTALLED, False):
         install_rsa_decrypt(client)
         setattr(client, _RSA_SHIM_INSTALLED, True)
-
-
-def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
-    """One record as Lambda's SQS event source mapping delivers it."""
-    message_id = message_id or str(uuid.uuid4())
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"handle-{message_id}",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1795740000000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1795740000001",
-        },
-        "messageAttributes": {},
-        "md5OfBody": "0" * 32,
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:secure-ai-local-ValidationQueue",
-        "awsRegion": "us-east-1",
-    }
-
-
-def sqs_batch(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """An SQS event holding `records`."""
-    return {"Records": [dict(record) for record in records]}
 
 
 def eventbridge_event(detail: Any, detail_type: str = "ValidateOutput") -> dict[str, Any]:

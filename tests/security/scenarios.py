@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-from tests.gateway_events import authorizer_event
+from tests.gateway_events import authorizer_event, sqs_batch, sqs_record
 from tests.security.harness import (
     CHAT_ROUTE,
     PUBLIC_KEY_ROUTE,
@@ -23,8 +23,6 @@ from tests.security.harness import (
     Refused,
     SignedProxyCall,
     resigner,
-    sqs_batch,
-    sqs_record,
     status_of,
 )
 from tests.security.mutations import Mutation, apply_mutations

@@ -26,6 +26,7 @@ import pytest
 
 from secure_ai.envelope.responses import open_response
 from tests.fake_provider import FakeProvider
+from tests.gateway_events import sqs_batch, sqs_record
 from tests.security.faults import (
     CLIENTS_TABLE,
     EVENTBRIDGE,
@@ -55,8 +56,6 @@ from tests.security.harness import (
     Refused,
     SecurityStack,
     SignedProxyCall,
-    sqs_batch,
-    sqs_record,
     status_of,
 )
 from tests.security.tally import count_fault

@@ -14,6 +14,7 @@ from gateway_validator import app
 from secure_ai.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
 from tests.fake_provider import FakeProvider
+from tests.gateway_events import sqs_batch, sqs_record
 from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.lambda_context import FakeLambdaContext
 
@@ -69,27 +70,7 @@ def published(aws_stack: ProvisionedStack) -> Callable[[], list[dict[str, Any]]]
 def sqs_event(*bodies: str, message_ids: list[str] | None = None) -> dict[str, Any]:
     """An SQS batch as Lambda's event source mapping delivers it."""
     ids = message_ids or [str(uuid.uuid4()) for _ in bodies]
-    return {
-        "Records": [
-            {
-                "messageId": message_id,
-                "receiptHandle": f"handle-{message_id}",
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1795740000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1795740000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:secure-ai-local-ValidationQueue",
-                "awsRegion": "us-east-1",
-            }
-            for message_id, body in zip(ids, bodies, strict=True)
-        ]
-    }
+    return sqs_batch([sqs_record(body, message_id) for message_id, body in zip(ids, bodies, strict=True)])
 
 
 def verdict_row(stack: ProvisionedStack, verdict_id: str) -> dict[str, Any] | None:
