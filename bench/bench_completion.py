@@ -30,30 +30,30 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import secrets
-import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = Path(__file__).resolve().parent
-LAYER_REQUIREMENTS = ROOT / "layers" / "shared" / "requirements.txt"
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000001"
-RSA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000002"
-SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:model-api-key-AbCdEf"
+from cold_start import (
+    DEFAULT_MODEL,
+    KEY_ARN,
+    REGION,
+    RSA_KEY_ARN,
+    Subject,
+    best_cold_runs,
+    function_environment,
+    layer_blocked_modules,
+)
+
 # The in-memory KMS's one key: fixed, so that a child process opens what the parent sealed.
 KMS_STAND_IN_KEY = bytes(range(32))
-MODEL = "gpt-4o-mini"
+MODEL = DEFAULT_MODEL
 CLIENT_ID = "bench"
 ROUTE = "/v1/chat/completions"
 
@@ -82,60 +82,8 @@ PROSE = (
 )
 CONTACT = "Write to jane.doe@example.com or call +1 202 555 0143 about it. "
 
-LAMBDA_ENVIRONMENT = {
-    "LANG": "en_US.UTF-8",
-    "TZ": ":UTC",
-    "LAMBDA_TASK_ROOT": "/var/task",
-    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-    "AWS_LAMBDA_FUNCTION_NAME": "secure-ai-completion",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-    "AWS_REGION": REGION,
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_SESSION_TOKEN": "bench",
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "POWERTOOLS_SERVICE_NAME": "completion",
-    "POWERTOOLS_METRICS_NAMESPACE": "SecureAiGateway",
-    "POWERTOOLS_LOG_LEVEL": "INFO",
-    "CLIENTS_TABLE": "clients",
-    "USAGE_TABLE": "usage",
-    "REQUEST_KEY_ARN": KEY_ARN,
-    "RSA_KEY_ARN": RSA_KEY_ARN,
-    "DEFAULT_MODEL": MODEL,
-    "MODEL_BASE_URL": "https://api.openai.com/v1",
-    "MODEL_API_KEY_SECRET_ARN": SECRET_ARN,
-    "MODEL_TIMEOUT_SECONDS": "20",
-    "MODEL_MAX_RETRIES": "1",
-}
-
-# The child: hide what the layer does not ship, run the setup, then time the statements.
-CHILD = """
-import json, os, resource, sys, time
-class _LayerOnly:
-    def __init__(self, blocked):
-        self.blocked = blocked
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in self.blocked:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-blocked = json.loads(os.environ.pop("BENCH_BLOCKED_MODULES", "[]"))
-if blocked:
-    sys.meta_path.insert(0, _LayerOnly(frozenset(blocked)))
-namespace = {"__name__": "bench"}
-exec(compile(os.environ.pop("BENCH_SETUP", ""), "<setup>", "exec"), namespace)
-before = len(sys.modules)
-wall, cpu = time.perf_counter(), time.process_time()
-exec(compile(os.environ.pop("BENCH_STATEMENTS"), "<bench>", "exec"), namespace)
-cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux keeps the parent's across exec:
-try:                                                         # VmHWM is this program's own peak
-    peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-except (OSError, StopIteration):
-    pass
-print(json.dumps({"cpu": cpu, "wall": wall, "modules": len(sys.modules) - before, "maxrss_kb": peak}))
-"""
+# The whole environment the completion function sees in Lambda.
+LAMBDA_ENVIRONMENT = function_environment("completion")
 
 
 # --- stand-ins: KMS, the model provider, client records, the ledger -------------------------------
@@ -631,75 +579,6 @@ NAIVE_IMPORTS = (
 )
 
 
-def _normalised(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def layer_blocked_modules() -> list[str]:
-    """Top-level import names installed in .venv whose distributions the layer does not ship."""
-    import importlib.metadata
-
-    allowed = {
-        _normalised(match.group(1))
-        for line in LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
-        if (match := re.match(r"^([A-Za-z0-9_.-]+)==", line))
-    }
-    return sorted(
-        name
-        for name, distributions in importlib.metadata.packages_distributions().items()
-        if name not in sys.stdlib_module_names
-        and not any(_normalised(distribution) in allowed for distribution in distributions)
-    )
-
-
-@dataclass(frozen=True)
-class Subject:
-    label: str
-    statements: str
-    setup: str = ""
-
-
-@dataclass
-class ColdRun:
-    cpu: float = float("inf")
-    wall: float = float("inf")
-    modules: int = 0
-    maxrss_kb: int = 0
-
-
-def run_child(subject: Subject, blocked: Sequence[str]) -> dict[str, Any]:
-    environment = {
-        **LAMBDA_ENVIRONMENT,
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(BENCH_DIR),
-        "BENCH_SETUP": subject.setup,
-        "BENCH_STATEMENTS": subject.statements,
-        "BENCH_BLOCKED_MODULES": json.dumps(list(blocked)),
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD], env=environment, capture_output=True, text=True, check=False
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"{subject.label} failed in the child:\n{completed.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return figures
-
-
-def best_cold_runs(subjects: Sequence[Subject], rounds: int, blocked: Sequence[str]) -> dict[str, ColdRun]:
-    for subject in subjects:
-        run_child(subject, blocked)  # unmeasured: the page cache
-    best = {subject.label: ColdRun() for subject in subjects}
-    for _ in range(rounds):
-        for subject in subjects:
-            figures = run_child(subject, blocked)
-            run = best[subject.label]
-            run.cpu = min(run.cpu, figures["cpu"])
-            run.wall = min(run.wall, figures["wall"])
-            run.modules = figures["modules"]
-            run.maxrss_kb = max(run.maxrss_kb, figures["maxrss_kb"])
-    return best
-
-
 def serve_first_request(event_json: str) -> None:
     """In a fresh child: import the handler, then serve one request as its first (what a cold
     start costs before the answer leaves, minus the network)."""
@@ -714,11 +593,12 @@ def bench_cold_import() -> None:
     print("   Lambda-like environment, tracing on; only the layer's packages importable")
     kms = InMemoryKms()
     event_json = json.dumps(prepare_request(WORKLOADS[0], kms).event)
-    naive = Subject("naive: dependencies at module level", NAIVE_IMPORTS)
-    handler = Subject("completion handler: import", "import gateway_completion.app")
+    naive = Subject("naive: dependencies at module level", NAIVE_IMPORTS, function="completion")
+    handler = Subject("completion handler: import", "import gateway_completion.app", function="completion")
     first = Subject(
         "completion: import + first 1 KB request",
         f"serve_first_request({event_json!r})",
+        function="completion",
         setup="from bench_completion import serve_first_request",
     )
     runs = best_cold_runs((naive, handler, first), IMPORT_ROUNDS, layer_blocked_modules())
