@@ -16,6 +16,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from secure_ai.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
+from secure_ai.json_bounds import json_depth_within
 
 if TYPE_CHECKING:
     from secure_ai.chat_request import ChatCompletionRequest
@@ -60,7 +61,7 @@ class ChatModel:
         """Send `request`; return the first choice's text with usage, or raise an Upstream* error."""
         arguments = request.model_dump(exclude_none=True, by_alias=True)
         try:
-            completion = self._client.chat.completions.create(**arguments)
+            raw = self._client.chat.completions.with_raw_response.create(**arguments)
         except openai.APITimeoutError:
             raise UpstreamTimeout("model_timeout") from None
         except openai.RateLimitError as error:
@@ -68,6 +69,11 @@ class ChatModel:
         except (openai.APIConnectionError, openai.APIStatusError):
             # Status errors include 4xx from a request the provider refused: still not the client's to see.
             raise UpstreamFailed("model_failed") from None
+        # The provider's JSON is as untrusted as a client's: its depth is bounded before the SDK
+        # parses it (a deeply nested answer would otherwise raise RecursionError, a 500).
+        if not json_depth_within(raw.content):
+            raise UpstreamFailed("model_answer_too_deep")
+        completion = raw.parse()
         if not isinstance(completion, ChatCompletion):
             # The SDK hands back a body that is not a JSON object as it came (text, a list).
             raise UpstreamFailed("model_malformed_answer")

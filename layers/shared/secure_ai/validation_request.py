@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from secure_ai.errors import BadRequest
+from secure_ai.json_bounds import check_json_depth, value_depth_within
 
 VALIDATE_DETAIL_TYPE = "ValidateOutput"
 SCREENED_DETAIL_TYPE = "OutputScreened"
@@ -33,9 +34,18 @@ class ValidationRequest(BaseModel):
     policy_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = "default"
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
 
+    @field_validator("schema_")
+    @classmethod
+    def _schema_depth_bounded(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        # jsonschema recurses once per level: a schema too deep is the caller's 400, here.
+        if schema is not None and not value_depth_within(schema):
+            raise ValueError("schema nests too deep")
+        return schema
+
 
 def parse_validation_request(body: str | bytes, *, allow_event: bool = True) -> ValidationRequest:
     """Parse an API body or queue message (an EventBridge event unwrapped when allowed); 400 otherwise."""
+    check_json_depth(body)
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):

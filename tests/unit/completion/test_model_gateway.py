@@ -84,6 +84,14 @@ def test_a_timeout_is_a_gateway_timeout() -> None:
         model_answering(handler).complete(REQUEST)
 
 
+def test_an_answer_nested_beyond_the_bound_is_a_bad_gateway_before_the_sdk_parses_it() -> None:
+    deep = json.dumps(ANSWER).replace('"hello"}', '"hello", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    model = model_answering(lambda _: httpx2.Response(200, content=deep.encode()))
+    with pytest.raises(UpstreamFailed) as refused:
+        model.complete(REQUEST)
+    assert refused.value.reason == "model_answer_too_deep"
+
+
 @pytest.mark.parametrize(
     "completion",
     [
