@@ -2,12 +2,23 @@
 
 Bodies are generic (a stable code and message per status); the reason goes to the log and to the
 `RequestRefused` metric. Retry-After is set where the client can do something with it.
+
+A refusal of authentication (401) or authorization (403) must not say who refused it: were the
+function's 401 for a body that does not match its signed digest spelt differently from API
+Gateway's, a caller would learn that the signature itself verified. `AUTHENTICATION_REFUSALS`
+is that response, once; template.yaml's GatewayResponses declare the same status, body and headers
+(tests/infrastructure/test_gateway_responses.py), and tests/security/test_refusal_parity.py
+compares the three producers byte for byte.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from types import MappingProxyType
+from typing import Any, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -16,25 +27,67 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from secure_ai.errors import (
     BadRequest,
+    Forbidden,
     GatewayError,
     NotFound,
     QuotaExceeded,
+    Unauthenticated,
     UpstreamRateLimited,
     public_body,
     status_for,
 )
 from secure_ai.media_types import JSON_CONTENT_TYPE
 
+# Every error answer, from a function or from API Gateway, carries these (and nothing is cached).
+ERROR_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Content-Type": JSON_CONTENT_TYPE, "Cache-Control": "no-store"}
+)
+
+
+def error_body(error: BaseException) -> str:
+    """The generic JSON body for `error`, compact: the exact bytes API Gateway's templates hold."""
+    return json.dumps(public_body(error), separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refusal as the caller receives it, whichever component produced it."""
+
+    response_type: str  # its key under GatewayResponses in template.yaml
+    status: HTTPStatus
+    body: str
+    # API Gateway adds x-amzn-ErrorType to every response it generates; the functions add the
+    # same value, or the header's absence would tell their refusals apart.
+    error_type: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header the refusal carries, whoever sends it."""
+        return {**ERROR_HEADERS, "x-amzn-ErrorType": self.error_type}
+
+
+UNAUTHORIZED_REFUSAL: Final = Refusal(
+    "UNAUTHORIZED", HTTPStatus.UNAUTHORIZED, error_body(Unauthenticated("refused")), "UnauthorizedException"
+)
+FORBIDDEN_REFUSAL: Final = Refusal(
+    "ACCESS_DENIED", HTTPStatus.FORBIDDEN, error_body(Forbidden("refused")), "AccessDeniedException"
+)
+AUTHENTICATION_REFUSALS: Final[Mapping[HTTPStatus, Refusal]] = MappingProxyType(
+    {refusal.status: refusal for refusal in (UNAUTHORIZED_REFUSAL, FORBIDDEN_REFUSAL)}
+)
+
 
 def error_response(error: BaseException) -> Response[str]:
     """The generic response for `error`, with Retry-After for the 429s."""
-    headers: dict[str, str] = {"Cache-Control": "no-store"}
+    status = status_for(error)
+    refusal = AUTHENTICATION_REFUSALS.get(status)
+    headers = refusal.headers if refusal is not None else dict(ERROR_HEADERS)
     if isinstance(error, QuotaExceeded | UpstreamRateLimited):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return Response(
-        status_code=int(status_for(error)),
-        content_type=JSON_CONTENT_TYPE,
-        body=json.dumps(public_body(error)),
+        status_code=int(status),
+        content_type=headers.pop("Content-Type"),
+        body=error_body(error),
         headers=headers,
     )
 

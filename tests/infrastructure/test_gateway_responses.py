@@ -1,0 +1,44 @@
+"""API Gateway's own error answers, read off template.yaml, are the functions' answers byte for byte."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from secure_ai.http_errors import AUTHENTICATION_REFUSALS, ERROR_HEADERS, Refusal
+from secure_ai_local.stack_template import StackTemplate
+
+
+def gateway_responses(template: StackTemplate) -> Mapping[str, Any]:
+    (_, api), *_ = template.resources_of_type("AWS::Serverless::Api")
+    responses: Mapping[str, Any] = api["GatewayResponses"]
+    return responses
+
+
+def declared_headers(response: Mapping[str, Any]) -> dict[str, str]:
+    """A gateway response's static headers, without the quotes API Gateway requires around them."""
+    headers = response["ResponseParameters"]["Headers"]
+    assert all(value[0] == value[-1] == "'" for value in headers.values()), "static values are quoted"
+    return {name: value[1:-1] for name, value in headers.items()}
+
+
+@pytest.mark.parametrize(
+    "refusal", list(AUTHENTICATION_REFUSALS.values()), ids=lambda refusal: refusal.response_type
+)
+def test_the_gateways_refusal_is_the_functions_refusal(
+    stack_template: StackTemplate, refusal: Refusal
+) -> None:
+    declared = gateway_responses(stack_template)[refusal.response_type]
+    assert declared["StatusCode"] == str(int(refusal.status))
+    assert declared["ResponseTemplates"] == {"application/json": refusal.body}
+    # API Gateway adds x-amzn-ErrorType to its own answers; the template declares every other header.
+    assert declared_headers(declared) == {
+        name: value for name, value in refusal.headers.items() if name != "x-amzn-ErrorType"
+    }
+
+
+def test_every_gateway_response_carries_the_headers_of_every_error(stack_template: StackTemplate) -> None:
+    for response_type, declared in gateway_responses(stack_template).items():
+        assert declared_headers(declared) == dict(ERROR_HEADERS), response_type
