@@ -26,6 +26,7 @@ ACCOUNT = "123456789012"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000001"
 RSA_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/00000000-0000-4000-8000-000000000002"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:model-api-key-AbCdEf"
+DIGEST_KEY_SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:verdict-digest-key-AbCdEf"
 TAG = "secure-ai-v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 
@@ -66,6 +67,7 @@ FUNCTION_SETTINGS: dict[str, dict[str, str]] = {
         "REQUEST_KEY_ARN": KEY_ARN,
         "RSA_KEY_ARN": RSA_KEY_ARN,
         "DEFAULT_MODEL": DEFAULT_MODEL,
+        "VERDICT_DIGEST_KEY_SECRET_ARN": DIGEST_KEY_SECRET_ARN,
         **_MODEL_SETTINGS,
     },
     "validator": {
@@ -74,6 +76,7 @@ FUNCTION_SETTINGS: dict[str, dict[str, str]] = {
         "EVENT_BUS_NAME": "bus",
         "REQUEST_KEY_ARN": KEY_ARN,
         "RSA_KEY_ARN": RSA_KEY_ARN,
+        "VERDICT_DIGEST_KEY_SECRET_ARN": DIGEST_KEY_SECRET_ARN,
         **_MODEL_SETTINGS,
     },
 }

@@ -73,8 +73,21 @@ def test_cloudwatch_logs_may_use_the_logs_key_for_this_stacks_log_groups_only(
     assert not {a for a in statement["Action"] if a.startswith(("kms:Create", "kms:Put", "kms:Schedule"))}
 
 
-def test_the_model_api_key_secret_is_encrypted_with_the_secrets_key(stack_template: StackTemplate) -> None:
-    properties = stack_template.resources["ModelApiKeySecret"]["Properties"]
+SECRETS = ["ModelApiKeySecret", "VerdictDigestKeySecret"]
+
+
+def test_the_template_declares_exactly_the_secrets_the_tests_check(stack_template: StackTemplate) -> None:
+    declared = {
+        logical_id for logical_id, _ in stack_template.resources_of_type("AWS::SecretsManager::Secret")
+    }
+    assert declared == set(SECRETS)
+
+
+@pytest.mark.parametrize("logical_id", SECRETS)
+def test_every_secret_is_encrypted_with_the_secrets_key(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    properties = stack_template.resources[logical_id]["Properties"]
     assert properties["KmsKeyId"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
     # Use of the secrets key is granted in IAM only, per secret: no service principal in its policy.
     assert service_statements(stack_template, "SecretsKey") == []

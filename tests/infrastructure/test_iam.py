@@ -161,7 +161,7 @@ def test_every_kms_decrypt_a_function_is_granted_carries_a_condition(stack_templ
 
 
 @pytest.mark.parametrize("logical_id", ["CompletionFunction", "ValidatorFunction"])
-def test_the_model_api_key_decrypts_only_through_secrets_manager_and_only_for_that_secret(
+def test_function_secrets_decrypt_only_through_secrets_manager_and_only_for_those_secrets(
     stack_template: StackTemplate, logical_id: str
 ) -> None:
     (statement,) = [
@@ -173,9 +173,29 @@ def test_the_model_api_key_decrypts_only_through_secrets_manager_and_only_for_th
     assert statement["Condition"] == {
         "StringEquals": {
             "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}"},
-            "kms:EncryptionContext:SecretARN": {"Ref": "ModelApiKeySecret"},
+            "kms:EncryptionContext:SecretARN": [
+                {"Ref": "ModelApiKeySecret"},
+                {"Ref": "VerdictDigestKeySecret"},
+            ],
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "secrets"),
+    [
+        ("AuthorizerFunction", []),
+        ("CompletionFunction", [{"Ref": "ModelApiKeySecret"}, {"Ref": "VerdictDigestKeySecret"}]),
+        ("ValidatorFunction", [{"Ref": "ModelApiKeySecret"}, {"Ref": "VerdictDigestKeySecret"}]),
+    ],
+)
+def test_only_the_completion_and_validator_read_secrets_and_each_one_by_name(
+    stack_template: StackTemplate, logical_id: str, secrets: list[Mapping[str, str]]
+) -> None:
+    # The verdict-digest key keys every verdict digest: whoever reads it could confirm guessed texts.
+    reads = grants(function_statements(stack_template, logical_id), "secretsmanager:GetSecretValue")
+    assert all(as_list(s["Action"]) == ["secretsmanager:GetSecretValue"] for s in reads)
+    assert [resource for s in reads for resource in as_list(s["Resource"])] == secrets
 
 
 def test_only_the_validator_decrypts_queue_messages_and_only_through_sqs_for_its_queue(

@@ -145,6 +145,18 @@ def test_the_template_declares_exactly_the_tables_the_tests_check(stack_template
     assert tables == {"ClientsTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"}
 
 
+def test_the_verdict_digest_key_is_generated_at_deploy_long_enough_for_the_loader(
+    stack_template: StackTemplate,
+) -> None:
+    from secure_ai.verdict_digest_key import MIN_VERDICT_DIGEST_KEY_BYTES
+
+    properties = stack_template.resources["VerdictDigestKeySecret"]["Properties"]
+    assert "SecretString" not in properties, "the key is generated, never written into the template"
+    # A generated character is one byte but under 6 random bits: twice the loader's minimum length
+    # holds more than that many random bytes (64 alphanumerics: about 380 bits).
+    assert properties["GenerateSecretString"]["PasswordLength"] >= 2 * MIN_VERDICT_DIGEST_KEY_BYTES
+
+
 def test_the_rsa_key_is_an_encrypt_decrypt_key(stack_template: StackTemplate) -> None:
     properties = stack_template.resources["RsaRequestKey"]["Properties"]
     assert properties["KeyUsage"] == "ENCRYPT_DECRYPT"

@@ -65,6 +65,10 @@ def _table(logical_id: str) -> Callable[[ProvisionedStack, Mapping[str, Any]], b
     return lambda stack, params: params.get("TableName") == stack.ref(logical_id)
 
 
+def _secret(logical_id: str) -> Callable[[ProvisionedStack, Mapping[str, Any]], bool]:
+    return lambda stack, params: params.get("SecretId") == stack.ref(logical_id)
+
+
 def _key(logical_id: str) -> Callable[[ProvisionedStack, Mapping[str, Any]], bool]:
     return lambda stack, params: (
         params.get("KeyId")
@@ -174,8 +178,12 @@ KMS_RSA_KEY = AwsDependency(
     "KMSInternalException", "ThrottlingException", _short_plaintext,
 )  # fmt: skip
 SECRETS_MANAGER = AwsDependency(
-    "Secrets Manager (model API key)", "secretsmanager", "GetSecretValue", lambda stack, params: True,
+    "Secrets Manager (model API key)", "secretsmanager", "GetSecretValue", _secret("ModelApiKeySecret"),
     "InternalServiceError", "ThrottlingException", _binary_secret,
+)  # fmt: skip
+VERDICT_DIGEST_KEY = AwsDependency(
+    "Secrets Manager (verdict-digest key)", "secretsmanager", "GetSecretValue",
+    _secret("VerdictDigestKeySecret"), "InternalServiceError", "ThrottlingException", _binary_secret,
 )  # fmt: skip
 SQS_DELETE = AwsDependency(
     "SQS (deleting a processed message)", "sqs", "DeleteMessageBatch", lambda stack, params: True,

@@ -42,6 +42,7 @@ from tests.security.faults import (
     SQS_DELETE,
     USAGE_RESERVE,
     USAGE_SETTLE,
+    VERDICT_DIGEST_KEY,
     VERDICTS_TABLE,
     AwsDependency,
     AwsFaults,
@@ -204,6 +205,7 @@ VALIDATOR_API_DEPENDENCIES: Final = (
     KMS_REQUEST_KEY,
     KMS_RSA_KEY,
     SECRETS_MANAGER,
+    VERDICT_DIGEST_KEY,
     MODERATION,
 )
 
@@ -281,7 +283,14 @@ def queue_outcome(dependency: Any, fault: FaultKind) -> str:
     return BLOCKED if dependency in (SECRETS_MANAGER, MODERATION) else RETRIED
 
 
-QUEUE_DEPENDENCIES: Final = (VERDICTS_TABLE, EVENTBRIDGE, IDEMPOTENCY_TABLE, SECRETS_MANAGER, MODERATION)
+QUEUE_DEPENDENCIES: Final = (
+    VERDICTS_TABLE,
+    EVENTBRIDGE,
+    IDEMPOTENCY_TABLE,
+    SECRETS_MANAGER,
+    VERDICT_DIGEST_KEY,
+    MODERATION,
+)
 
 
 @pytest.mark.parametrize("cell", cells(QUEUE_DEPENDENCIES, queue_outcome))

@@ -32,6 +32,9 @@ def secret_from_secrets_manager(secret_arn: str) -> str:
     except Exception as error:
         raise DependencyUnavailable("model_key_unavailable") from error
     if not isinstance(value, str) or not value.strip():
+        # Powertools cached the unusable answer: drop it, or every read would refuse for max_age
+        # seconds after Secrets Manager answered properly again.
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
         raise DependencyUnavailable("model_key_unavailable")
     return value.strip()
 

@@ -78,6 +78,7 @@ class CompletionSettings(ModelSettings):
     request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
     rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
     default_model: NonEmpty = Field(alias="DEFAULT_MODEL")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
 
 
 class ValidatorSettings(ModelSettings):
@@ -88,3 +89,4 @@ class ValidatorSettings(ModelSettings):
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
     request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
     rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")

@@ -68,7 +68,9 @@ def test_the_local_stack_serves_the_template_and_stops_cleanly_on_sigint(tmp_pat
 
         # And the stub model accepts only the key stored in the model secret
         secrets = aws.client("secretsmanager", endpoint_url=info["aws_endpoint_url"])
-        (secret,) = secrets.list_secrets()["SecretList"]
+        (secret,) = [
+            s for s in secrets.list_secrets()["SecretList"] if s["Name"].endswith("-ModelApiKeySecret")
+        ]
         key = secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
         models = f"{info['model_base_url']}/models"
         assert httpx.get(models, headers={"Authorization": f"Bearer {key}"}, timeout=5).status_code == 200
