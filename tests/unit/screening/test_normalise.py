@@ -33,9 +33,14 @@ def test_invisible_characters_are_removed_and_spans_still_cover_them(invisible: 
     assert text[start:end] == f"jo{invisible}hn@example.com"
 
 
-def test_every_format_character_is_removed() -> None:
-    # Given one of each Unicode format character (category Cf)
-    format_chars = "".join(chr(cp) for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf")
+def test_every_format_character_but_the_ascii_tags_is_removed() -> None:
+    # Given one of each Unicode format character (category Cf) except the tag characters that
+    # shadow printable ASCII, which are read rather than removed
+    format_chars = "".join(
+        chr(cp)
+        for cp in range(0x110000)
+        if unicodedata.category(chr(cp)) == "Cf" and not 0xE0020 <= cp <= 0xE007E
+    )
     # When they are normalised between two letters
     view = normalise(f"a{format_chars}b")
     # Then nothing but the letters is left
@@ -136,3 +141,153 @@ def test_a_text_of_invisible_characters_only_normalises_to_nothing() -> None:
     view = normalise("\u200b\u200d\ufeff")
     assert view.text == ""
     assert view.original_span(0, 0) == (0, 0)
+
+
+def tags(text: str) -> str:
+    """`text` spelled in Unicode tag characters, invisible on screen ("ASCII smuggling")."""
+    return "".join(chr(0xE0000 + ord(char)) for char in text)
+
+
+def test_tag_characters_read_as_the_ascii_they_shadow() -> None:
+    # Given a word spelled in tag characters between two visible ones
+    text = f"see {tags('hidden words')} here"
+    # When normalised
+    view = normalise(text)
+    # Then the view reads the word, and each of its letters maps to its own tag character
+    assert view.text == "see hidden words here"
+    assert view.original_span(4, 10) == (4, 10)
+
+
+@pytest.mark.parametrize(("tag", "letter"), [("\U000e0020", " "), ("\U000e0041", "A"), ("\U000e007e", "~")])
+def test_the_first_and_last_ascii_tags_are_read(tag: str, letter: str) -> None:
+    # Given the tags for space, A and tilde (U+E0020, U+E0041, U+E007E)
+    # Then each reads as its ASCII character
+    assert normalise(f"x{tag}y").text == f"x{letter}y"
+
+
+@pytest.mark.parametrize("tag", ["\U000e0001", "\U000e007f"])
+def test_the_language_tag_and_the_cancel_tag_stay_invisible(tag: str) -> None:
+    # Given the language tag or the cancel tag, which shadow no character
+    # Then they are removed like other invisible characters
+    assert normalise(f"x{tag}y").text == "xy"
+
+
+@pytest.mark.parametrize(
+    ("escaped", "plain"),
+    [
+        ("mail john&#64;example&period;com", "mail john@example.com"),
+        ("see https&colon;&sol;&sol;evil.example&sol;x", "see https://evil.example/x"),
+        ("mail john&#x40;example.com", "mail john@example.com"),
+        ('{"k": "\\u0041KIA\\/x\\"y\\\\z"}', '{"k": "AKIA/x"y\\z"}'),
+        ("smile \\ud83d\\ude00", "smile \U0001f600"),
+        ("line\\nbreak\\ttab", "line\nbreak\ttab"),
+        ("token ghp\\_abc", "token ghp_abc"),
+    ],
+)
+def test_escapes_are_decoded_in_the_view(escaped: str, plain: str) -> None:
+    # Given HTML references, JSON escapes or markdown backslash escapes
+    # When normalised
+    # Then the view reads what a browser or a JSON reader shows
+    assert normalise(escaped).text == plain
+
+
+def test_a_decoded_character_maps_back_to_its_whole_escape() -> None:
+    # Given an address whose @ is an HTML reference
+    text = "mail john&#64;example.com"
+    view = normalise(text)
+    # Then the @ of the view maps to the reference, and the address to all of it
+    at_start, at_end = view.original_span(9, 10)
+    address_start, address_end = view.original_span(5, 21)
+    assert text[at_start:at_end] == "&#64;"
+    assert text[address_start:address_end] == "john&#64;example.com"
+
+
+def test_escapes_are_decoded_one_level_only() -> None:
+    # Given an escape escaped again
+    # Then the view decodes the outer level and leaves the inner one as written
+    assert normalise("a &amp;#64; b \\\\u0041").text == "a &#64; b \\u0041"
+
+
+def test_percent_encoding_is_not_decoded() -> None:
+    # Given a percent-encoded @ (the URL detector reads URLs)
+    # Then the view keeps it
+    assert normalise("john%40example.com").text == "john%40example.com"
+
+
+def test_an_escaped_tag_character_reads_as_its_ascii() -> None:
+    # Given a tag character written as a JSON surrogate pair
+    # Then the escape is decoded, and the tag read as the letter it shadows
+    assert normalise("\\udb40\\udc41KIA").text == "AKIA"
+
+
+def test_plain_ascii_without_escapes_stays_on_the_fast_path() -> None:
+    # Given a mebibyte of ASCII prose without backslashes or ampersands
+    text = ("The quick brown fox jumps over the lazy dog. " * 23302)[: 1 << 20]
+    # When normalised
+    view = normalise(text)
+    # Then the view is the text itself, not a copy, and spans map to themselves
+    assert view.text is text
+    assert view.original_span(100, 200) == (100, 200)
+
+
+def test_the_latin_view_reads_look_alikes_as_latin_and_keeps_case() -> None:
+    # Given a key prefix with a Cyrillic capital A, a Cyrillic small a, and a Greek capital omicron
+    text = "\u0410KIA p\u0430ss \u039fK"
+    # When the latin view is built
+    latin = normalise(text).latin()
+    # Then capitals stay capitals and small letters small, one character for each
+    assert latin.text == "AKIA pass OK"
+    assert latin.original_span(0, 4) == (0, 4)
+
+
+def test_the_latin_view_of_text_without_look_alikes_is_the_view_itself() -> None:
+    # Given ASCII text and non-Latin text without look-alikes
+    for text in ("plain ascii", "\u65e5\u672c\u8a9e"):
+        view = normalise(text)
+        # Then the latin view is the normalised view
+        assert view.latin() is view
+
+
+def test_small_capitals_read_as_capitals_in_the_latin_view() -> None:
+    # Given "AKIA" in Latin small capitals (small A, K, I) and a Lisu A
+    # Then the latin view reads capitals
+    assert normalise("\u1d00\u1d0b\u026a\ua4ee").latin().text == "AKIA"
+
+
+def test_the_folded_view_still_folds_every_look_alike_to_lower_case() -> None:
+    # Given look-alikes in both cases, and a Cherokee capital
+    # Then the folded view is Latin lower case, with the palochka read as l
+    assert normalise("\u0410\u0430\u13aa \u04c0").folded().text == "aaa l"
+
+
+@given(st.text(max_size=200))
+def test_every_span_of_the_latin_and_visual_views_maps_inside_the_original(text: str) -> None:
+    # Given any text
+    view = normalise(text)
+    # Then every single-character span of the latin and visual views maps inside the original
+    for derived in (view.latin(), view.visual()):
+        if derived is None:
+            continue
+        for index in range(len(derived.text)):
+            start, end = derived.original_span(index, index + 1)
+            assert 0 <= start <= end <= len(text)
+
+
+def test_the_undecoded_view_keeps_escapes_as_a_raw_link_reads_them() -> None:
+    # Given a link whose escaped dot joins two hosts only once decoded
+    text = "https://evil.example\\u002eallowed.example/?d=secret"
+    view = normalise(text)
+    undecoded = view.undecoded()
+    # Then the view reads the decoded host, and the undecoded view the backslash a browser reads as `/`
+    assert view.text == "https://evil.example.allowed.example/?d=secret"
+    assert undecoded is not None
+    assert undecoded.text == text
+    assert undecoded.original_span(8, 20) == (8, 20)
+
+
+def test_text_without_escapes_has_no_undecoded_view() -> None:
+    # Given text with no escape, and its derived views
+    view = normalise("https://evil.example/?d=secret \u0410")
+    # Then there is no separate undecoded reading
+    assert view.undecoded() is None
+    assert view.latin().undecoded() is None

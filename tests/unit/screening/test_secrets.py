@@ -190,3 +190,131 @@ def test_full_width_characters_do_not_hide_an_aws_key() -> None:
     full_width = "".join(chr(ord(char) + 0xFEE0) for char in AWS_ACCESS_KEY)
     # Then NFKC turns it back into the key, and the span covers the original characters
     assert found(f"key {full_width} end") == [("aws_access_key", full_width)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        # Cyrillic capital A in AKIA
+        ("key \u0410KIA2G4JVXLWWQNTO4O2 end", "aws_access_key", "\u0410KIA2G4JVXLWWQNTO4O2"),
+        # Greek capital alpha and Cherokee A in ASIA
+        ("key \u0391SI\ua4eeY34FZKBOKMUTVV7A end", "aws_access_key", "\u0391SI\ua4eeY34FZKBOKMUTVV7A"),
+        # Cyrillic small er in ghp_
+        (f"token gh\u0440{GITHUB_TOKEN[3:]} end", "github_token", f"gh\u0440{GITHUB_TOKEN[3:]}"),
+        # Cyrillic small dze and ka in sk-
+        (f"use \u0455\u043a{OPENAI_KEY[2:]}", "openai_api_key", f"\u0455\u043a{OPENAI_KEY[2:]}"),
+        # Cyrillic small ha and o in xoxb-
+        (
+            "bot \u0445\u043exb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+            "slack_token",
+            "\u0445\u043exb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        ),
+        # Cyrillic capital A and Greek capital iota in AIza
+        (
+            "maps \u0410\u0399zaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+            "google_api_key",
+            "\u0410\u0399zaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+        ),
+    ],
+)
+def test_look_alike_letters_do_not_hide_a_token_prefix(text: str, kind: str, value: str) -> None:
+    # Given a token whose prefix is spelled with letters from another script
+    # When the secrets detector runs
+    # Then the token is found, spanning the look-alike characters as written
+    assert found(text) == [(kind, value)]
+
+
+def test_a_cyrillic_e_does_not_hide_a_private_key_header() -> None:
+    # Given a private key whose BEGIN and END lines carry a Cyrillic capital IE
+    block = PRIVATE_KEY.replace("BEGIN", "B\u0415GIN").replace("END", "\u0415ND")
+    # Then the block is found whole
+    assert found(f"key:\n{block}\n") == [("private_key", block)]
+
+
+def test_a_token_spelled_in_tag_characters_is_found_spanning_the_tags() -> None:
+    # Given an AWS key written in invisible tag characters
+    hidden = "".join(chr(0xE0000 + ord(char)) for char in AWS_ACCESS_KEY)
+    # Then it is found, and its span is the tag characters
+    assert found(f"nothing to see {hidden} here") == [("aws_access_key", hidden)]
+
+
+@pytest.mark.parametrize(
+    "escaped",
+    [
+        "\\u0041KIA2G4JVXLWWQNTO4O2",
+        "&#65;KIA2G4JVXLWWQNTO4O2",
+        "&#x41;KIA2G4JVXLWWQNTO4O2",
+    ],
+)
+def test_an_escaped_letter_does_not_hide_a_key(escaped: str) -> None:
+    # Given a key whose first letter is a JSON escape or an HTML reference
+    # Then the key is found, spanning the escape
+    assert found(f"key {escaped} end") == [("aws_access_key", escaped)]
+
+
+def test_a_markdown_escape_does_not_hide_a_token_prefix() -> None:
+    # Given a token whose underscore is backslash-escaped, as markdown renders `ghp_…`
+    escaped = GITHUB_TOKEN.replace("_", "\\_")
+    # Then the token is found
+    assert found(f"token {escaped} end") == [("github_token", escaped)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "For example AKIAIOSFODNN7EXAMPLE in the docs.",
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        '"SecretAccessKey": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"',
+        "temporary ASIAIOSFODNN7EXAMPLE and AKIAI44QH8DHBEXAMPLE",
+        "Authorization: Bearer AKIAIOSFODNN7EXAMPLE",
+        "key \u0410KIAIOSFODNN7EXAMPLE spelled with a Cyrillic A",
+    ],
+)
+def test_documented_example_keys_are_not_secrets(text: str) -> None:
+    # Given AWS's documentation example credentials, or keys in their style
+    # When the secrets detector runs
+    # Then nothing is found
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("key AKIAEXAMPLE2G4JVXLWW end", "aws_access_key", "AKIAEXAMPLE2G4JVXLWW"),
+        ("key AKIA2G4JVXLWWEXAMPLQ end", "aws_access_key", "AKIA2G4JVXLWWEXAMPLQ"),
+        (
+            f"aws_secret_access_key = EXAMPLEKEY{AWS_SECRET_KEY[:30]}",
+            "aws_secret_key",
+            f"EXAMPLEKEY{AWS_SECRET_KEY[:30]}",
+        ),
+        (f"Not AKIAIOSFODNN7EXAMPLE but {AWS_ACCESS_KEY}.", "aws_access_key", AWS_ACCESS_KEY),
+    ],
+)
+def test_a_key_that_merely_contains_example_is_still_a_secret(text: str, kind: str, value: str) -> None:
+    # Given a real-looking key with EXAMPLE elsewhere than as its documented suffix, or a real key
+    # beside a documented one
+    # Then the real-looking key is found
+    assert found(text) == [(kind, value)]
+
+
+def test_a_documented_example_suffix_after_a_whole_key_does_not_excuse_it() -> None:
+    # Given a real secret key followed by the example suffix, as one longer value
+    value = f"{AWS_SECRET_KEY}EXAMPLEKEY"
+    # Then the value is still reported (as an assigned secret: it is longer than the AWS format)
+    assert found(f"aws_secret_access_key = {value}") == [("generic_secret", value)]
+
+
+def test_tag_characters_inside_a_visible_key_do_not_hide_it_from_the_visual_view() -> None:
+    # Given a visible AWS key with invisible tag characters inserted in the middle
+    hidden = "".join(chr(0xE0000 + ord(char)) for char in "zz")
+    text = f"key {AWS_ACCESS_KEY[:8]}{hidden}{AWS_ACCESS_KEY[8:]} end"
+    view = normalise(text)
+    visual = view.visual()
+    assert visual is not None
+    # Then the logical view reads the tags into the key, and the visual view, as a screen shows
+    # it, finds the key spanning the tags too
+    assert detect_secrets(view) == []
+    assert [(hit.type, text[hit.start : hit.end]) for hit in detect_secrets(visual)] == [
+        ("aws_access_key", f"{AWS_ACCESS_KEY[:8]}{hidden}{AWS_ACCESS_KEY[8:]}")
+    ]

@@ -7,10 +7,16 @@ searched at all, so a short answer costs one pass and a few set lookups. One alt
 every format was measured and rejected: with twenty bounded counters alive at once over
 base64-heavy text, RE2's DFA runs out of states and falls back to its NFA, ten times slower.
 
+The formats key on literals, so they are searched in the view where look-alike letters read
+as Latin (`NormalisedText.latin()`): `AKIA…` spelled with a Cyrillic A, or `-----BEGIN` with
+a Cyrillic E, is what a reader takes for the real thing.
+
 Hits are resolved like a leftmost-first alternation (earliest, then longest, wins).
 Assignments (`password = …`) are a second tier: an assignment overlapping a token is that
-token. Every run is bounded, except trailing runs that end the match, so a search never reads
-far past the match it returns (see `matching`).
+token. Vendors' documented example keys (`AKIAIOSFODNN7EXAMPLE`) take part as tokens and are
+then left out, so an assignment of one is not a generic secret either. Every run is bounded,
+except trailing runs that end the match, so a search never reads far past the match it returns
+(see `matching`).
 """
 
 from __future__ import annotations
@@ -186,6 +192,8 @@ _CONFIDENCE: Final = {
 }
 
 _Hit = tuple[str, int, int]
+# The kind of a documented example key: resolved with the tokens, then left out.
+_DOCUMENTED_EXAMPLE: Final = "documented_example"
 
 
 def _prefilter(formats: tuple[_Format, ...]) -> tuple[HintSet, tuple[tuple[int, ...], ...]]:
@@ -203,9 +211,14 @@ _HINTS, _ADMITS = _prefilter(_FORMATS)
 
 
 def detect_secrets(view: NormalisedText, target: ScanTarget | None = None) -> list[Detection]:
-    """Secrets in the normalised view, with spans in the original text."""
-    text = view.text
-    target = target or ScanTarget(text)
+    """Secrets in the normalised view, look-alike letters read as Latin; spans in the original.
+
+    `target`, if given, is `view.text` prepared for RE2; it is used when no look-alike changes it.
+    """
+    latin = view.latin()
+    text = latin.text
+    if target is None or latin is not view:
+        target = ScanTarget(text)
     present = _HINTS.present(target)
     # Only formats with a hint in the text run, in table order (tokens, then assignments).
     runnable = sorted({admitted for hint in present for admitted in _ADMITS[hint]})
@@ -231,9 +244,9 @@ def detect_secrets(view: NormalisedText, target: ScanTarget | None = None) -> li
                 hit = _accept_assignment(_FORMATS[index].name, text, start, end)
                 if hit is not None:
                     assignments.append(hit)
-    found = tokens + _leftmost_longest(assignments)
+    found = [hit for hit in tokens if hit[0] != _DOCUMENTED_EXAMPLE] + _leftmost_longest(assignments)
     found.sort(key=lambda hit: hit[1])
-    return [_detection(view, text, hit) for hit in found]
+    return [_detection(latin, text, hit) for hit in found]
 
 
 def _detection(view: NormalisedText, text: str, hit: _Hit) -> Detection:
@@ -274,6 +287,8 @@ def _accept_token(secret_format: _Format, text: str, match: RegexMatch) -> _Hit 
         return None
     if kind in _PREFIXED_TOKENS and len(set(text[start:end])) < 10:
         return None  # ghp_xxxx…, AKIAXXXX…: a placeholder in the right shape
+    if _is_documented_example(kind, text[start:end]):
+        return _DOCUMENTED_EXAMPLE, start, end
     match kind:
         case "private_key":
             end = start + len(text[start:end].rstrip())
@@ -294,6 +309,25 @@ def _accept_token(secret_format: _Format, text: str, match: RegexMatch) -> _Hit 
         case _:
             pass
     return kind, start, end
+
+
+def _is_documented_example(kind: str, value: str) -> bool:
+    """AWS's documentation example credentials, and keys in their style.
+
+    AWS writes its examples with a suffix in place of the last random characters
+    (`AKIAIOSFODNN7EXAMPLE`, `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`). The rule cannot pass a
+    real key: both formats have a fixed length (20 and 40), so the suffix replaces 7 or 10 of
+    the key's own random characters instead of following them, and a real key ends so by
+    chance once in 32**7 (ids) or 64**10 (secrets). A whole key with the word after it is a
+    longer value, which this rule never sees, and the word elsewhere in a key changes nothing.
+    """
+    match kind:
+        case "aws_access_key":
+            return value.endswith("EXAMPLE")
+        case "aws_secret_key":
+            return value.endswith("EXAMPLEKEY")
+        case _:
+            return False
 
 
 def _accept_assignment(kind: str, text: str, start: int, end: int) -> _Hit | None:

@@ -1,16 +1,26 @@
 """Text normalisation for screening, with a map back to the original characters.
 
-Detectors look at a normalised view (NFKC, invisible characters removed, every decimal digit
-as ASCII) so that full-width digits or a zero-width joiner inside an e-mail address do not
-hide it. Redaction must still replace the characters the client sent, so every view keeps an
-offset map back to the original text.
+Detectors read views of a text built to show what its readers get: a browser decodes `&#64;`, a
+JSON reader `\\u0041`, a language model reads tag characters as the ASCII they shadow, and
+nobody sees a zero-width joiner. Redaction must still replace the characters the client sent,
+so every view keeps a map back to the original text.
 
-Two views exist:
-- `NormalisedText.text`: NFKC + invisible characters removed + digits as ASCII. Case and
-  script are kept (secrets are case-sensitive; a Cyrillic host name must stay Cyrillic so it
-  cannot pass for an allow-listed Latin one).
-- `NormalisedText.folded()`: the normalised view with Latin look-alike letters folded to
-  Latin and case folded, for deny terms and the canary.
+A view is built in two steps, each with its map:
+1. escapes decoded, one level (screening/escapes.py): `\\u0041`, `\\/`, `&#64;`, `&colon;`…;
+2. NFKC, invisible characters removed, tag characters (U+E0020 to U+E007E) read as the ASCII
+   character they shadow, every decimal digit as ASCII, lone surrogates as U+FFFD.
+
+Views of a `NormalisedText`:
+- `text`: both steps. Case and script are kept (secrets are case-sensitive; a Cyrillic host
+  name must stay Cyrillic so it cannot pass for an allow-listed Latin one).
+- `latin()`: look-alike letters as the Latin letter they imitate, case kept, for formats that
+  key on a literal (`AKIA…` spelled with a Cyrillic A is an AWS key).
+- `folded()`: look-alikes folded to Latin and case folded, for deny terms and the canary.
+- `visual()`: the text as a screen displays it, when that differs: bidi controls applied
+  (screening/bidi.py) and tag characters invisible. None otherwise.
+- `undecoded()`: step 2 without step 1, when the text has escapes: the reading of software
+  that does not decode them (a browser following a raw link reads `\\` as `/`). None otherwise.
+- `decoded`: step 1 only, where bidi controls are still present.
 
 The patterns here use the standard library `re`, not RE2: they are single character classes
 (linear by construction) and must match lone surrogates, which RE2 (UTF-8 only) cannot see.
@@ -22,12 +32,16 @@ import re
 import unicodedata
 from bisect import bisect_right
 from functools import lru_cache
-from typing import Final
+from typing import Final, Protocol
+
+from secure_ai.screening.bidi import Piece, display_pieces
+from secure_ai.screening.escapes import escapes
 
 # Invisible characters: every format character (Unicode category Cf, incl. zero-width
-# space/joiners, bidi controls, word joiner, BOM, tag characters used for "ASCII smuggling")
-# plus the invisible marks and fillers outside Cf (combining grapheme joiner, Hangul fillers,
-# Mongolian and standard variation selectors, Khmer inherent vowels).
+# space/joiners, bidi controls, word joiner, BOM, tag characters) plus the invisible marks and
+# fillers outside Cf (combining grapheme joiner, Hangul fillers, Mongolian and standard
+# variation selectors, Khmer inherent vowels). Tag characters are read as ASCII before this
+# applies, except in the visual view, where they are what a screen shows: nothing.
 _INVISIBLE_CLASS = (
     "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
     "\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f"
@@ -39,44 +53,85 @@ _INVISIBLE = re.compile(f"[{_INVISIBLE_CLASS}]")
 # surrogates (cannot be UTF-8 encoded) and non-ASCII decimal digits (e.g. Arabic-Indic).
 _SPECIAL = re.compile(f"[{_INVISIBLE_CLASS}\ud800-\udfff]|(?![0-9])\\d")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# Tag characters that shadow printable ASCII; the language tag U+E0001 and the cancel tag
+# U+E007F shadow nothing and stay invisible.
+_TAG_RUN = re.compile("[\U000e0020-\U000e007e]+")
+_TAG_TO_ASCII: Final[dict[int, int]] = {code: code - 0xE0000 for code in range(0xE0020, 0xE007F)}
 
-# Latin look-alikes folded to the Latin letter they imitate. Written as escapes: the look-alikes
-# themselves would be indistinguishable from Latin in review. Full-width and mathematical
-# letters are handled by NFKC.
-_HOMOGLYPHS: Final[dict[int, int]] = {
-    # Cyrillic look-alikes (a, ve, ghe, ie, io, shha, i, yi, je, ka, em, en, o, pe, er, es, te, u, ha, ...)
+# Latin look-alikes, mapped to the Latin letter they imitate in the same case (after Unicode's
+# confusables). Written as escapes: the look-alikes themselves would be indistinguishable from
+# Latin in review. Full-width and mathematical letters are handled by NFKC.
+_LATIN_LOOK_ALIKES: Final[dict[int, int]] = {
+    # Cyrillic small a, ve, ghe, ie, io, shha, i, yi, je, ka, em, en
     **str.maketrans(
         "\u0430\u0432\u0433\u0435\u0451\u04bb\u0456\u0457\u0458\u043a\u043c\u043d", "abreehiijkmh"
     ),
+    # Cyrillic small o, pe, er, es, te, u, ha, dze, komi de, qa, we, palochka
     **str.maketrans(
         "\u043e\u043f\u0440\u0441\u0442\u0443\u0445\u0455\u0501\u051b\u051d\u04cf", "onpctyxsdqwl"
     ),
+    # Cyrillic small izhitsa, straight u; capital a, ve, ie, io, ka, em, en, o, er, es
     **str.maketrans(
-        "\u0475\u04af\u0410\u0412\u0415\u0401\u041a\u041c\u041d\u041e\u0420\u0421", "vyabeekmhopc"
+        "\u0475\u04af\u0410\u0412\u0415\u0401\u041a\u041c\u041d\u041e\u0420\u0421", "vyABEEKMHOPC"
     ),
+    # Cyrillic capital te, u, ha, dze, i, yi, je, qa, we, palochka, shha, straight u, izhitsa
     **str.maketrans(
-        "\u0422\u0423\u0425\u0405\u0406\u0407\u0408\u051a\u051c\u04c0\u04ba\u04ae", "tyxsiijqwlhy"
+        "\u0422\u0423\u0425\u0405\u0406\u0407\u0408\u051a\u051c\u04c0\u04ba\u04ae\u0474", "TYXSIIJQWIHYV"
     ),
-    **str.maketrans("\u0474", "v"),
-    # Greek look-alikes (omicron, alpha, beta, gamma, epsilon, eta, iota, kappa, nu, rho, ...)
+    # Greek small omicron, alpha, beta, gamma, epsilon, eta, iota, kappa, nu, rho, tau, upsilon
     **str.maketrans(
         "\u03bf\u03b1\u03b2\u03b3\u03b5\u03b7\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5", "oabyenikvptu"
     ),
+    # Greek small chi, lunate sigma, yot, omega; capital alpha, beta, epsilon, zeta, eta, iota,
+    # kappa, mu
     **str.maketrans(
-        "\u03c7\u03f2\u03f3\u03c9\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c", "xcjwabezhikm"
+        "\u03c7\u03f2\u03f3\u03c9\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c", "xcjwABEZHIKM"
     ),
-    **str.maketrans("\u039d\u039f\u03a1\u03a4\u03a5\u03a7\u03f9\u037f", "noptyxcj"),
-    # Armenian look-alikes (oh, vo, seh, ho, co)
+    # Greek capital nu, omicron, rho, tau, upsilon, chi, lunate sigma, yot
+    **str.maketrans("\u039d\u039f\u03a1\u03a4\u03a5\u03a7\u03f9\u037f", "NOPTYXCJ"),
+    # Armenian small oh, vo, seh, ho, co
     **str.maketrans("\u0585\u0578\u057d\u0570\u0581", "onuhg"),
-    # Latin-extended look-alikes: dotless i/j, script g, long s, small capitals
+    # Latin dotless i and j, script g, long s; small capitals, which read as capitals
     **str.maketrans(
-        "\u0131\u0237\u0261\u017f\u1d00\u0299\u1d04\u1d05\u1d07\u0262\u029c\u026a", "ijgsabcdeghi"
+        "\u0131\u0237\u0261\u017f\u1d00\u0299\u1d04\u1d05\u1d07\u0262\u029c\u026a", "ijgsABCDEGHI"
     ),
     **str.maketrans(
-        "\u1d0a\u1d0b\u029f\u1d0d\u0274\u1d0f\u1d18\u0280\ua731\u1d1b\u1d1c\u1d20", "jklmnoprstuv"
+        "\u1d0a\u1d0b\u029f\u1d0d\u0274\u1d0f\u1d18\u0280\ua731\u1d1b\u1d1c\u1d20", "JKLMNOPRSTUV"
     ),
-    **str.maketrans("\u1d21\u028f\u1d22", "wyz"),
+    **str.maketrans("\u1d21\u028f\u1d22", "WYZ"),
+    # Cherokee letters a, e, i, v, gi, go, gu, gv, la, lu, mi, mu, nah, ni
+    **str.maketrans(
+        "\u13a0\u13a1\u13a2\u13a5\u13a9\u13aa\u13ab\u13ac\u13b3\u13b7\u13bb\u13bd\u13c0\u13c2",
+        "DRTiYAJEWMHYGh",
+    ),
+    # Cherokee letters no, si, sv, ta, de, do, du, tle, tli, tlv, tso, tsu, yu, yv
+    **str.maketrans(
+        "\u13c3\u13cf\u13d2\u13d4\u13d5\u13d9\u13da\u13de\u13df\u13e2\u13e6\u13e7\u13f3\u13f4",
+        "ZbRWSVSLCPKdGB",
+    ),
+    # Lisu letters ba, pa, pha, da, ta, ga, ka, ja, ca, dza, tsa, ma, na
+    **str.maketrans(
+        "\ua4d0\ua4d1\ua4d2\ua4d3\ua4d4\ua4d6\ua4d7\ua4d9\ua4da\ua4dc\ua4dd\ua4df\ua4e0", "BPdDTGKJCZFMN"
+    ),
+    # Lisu letters la, sa, zha, ha, xa, wa, sha, ya, a, e, i, o, u
+    **str.maketrans(
+        "\ua4e1\ua4e2\ua4e3\ua4e6\ua4e7\ua4ea\ua4eb\ua4ec\ua4ee\ua4f0\ua4f2\ua4f3\ua4f4", "LSRVHWXYAEIOU"
+    ),
 }
+# Case folded, a capital I look-alike (palochka, Lisu I) reads as l as often as i ("kiII").
+_HOMOGLYPHS: Final[dict[int, int]] = {
+    **{code: ord(chr(latin).lower()) for code, latin in _LATIN_LOOK_ALIKES.items()},
+    **str.maketrans("\u04c0\ua4f2", "ll"),
+}
+_LOOK_ALIKE = re.compile("[" + "".join(map(chr, _LATIN_LOOK_ALIKES)) + "]")
+
+
+class SpanMap(Protocol):
+    """The way from spans of a derived text back to the text it was derived from."""
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """The source span covering the derived span `[start, end)`."""
+        ...
 
 
 class OffsetMap:
@@ -140,12 +195,58 @@ class OffsetMap:
         return self._source_starts[index]
 
 
+class ReorderMap:
+    """Maps spans of a reordered text back: source pieces in display order, some reversed.
+
+    A span of the reordered text maps to the smallest source span covering every character it
+    shows, so a span across a reversal still covers what a reader saw in it.
+    """
+
+    __slots__ = ("_pieces", "_source_length", "_target_starts")
+
+    def __init__(self, pieces: list[Piece], source_length: int) -> None:
+        self._pieces = pieces
+        self._source_length = source_length
+        self._target_starts: list[int] = []
+        written = 0
+        for start, end, _ in pieces:
+            self._target_starts.append(written)
+            written += end - start
+
+    def source_span(self, start: int, end: int) -> tuple[int, int]:
+        """The source span covering the reordered span `[start, end)`."""
+        if not self._pieces:
+            return 0, 0
+        if end <= start:
+            point = self._source_of(start)
+            return point, point
+        first = max(bisect_right(self._target_starts, start) - 1, 0)
+        last = max(bisect_right(self._target_starts, end - 1) - 1, 0)
+        source_start, source_end = self._source_length, 0
+        for index in range(first, last + 1):
+            piece_start, piece_end, reversed_ = self._pieces[index]
+            offset = self._target_starts[index]
+            low = max(start, offset) - offset
+            high = min(end, offset + piece_end - piece_start) - offset
+            if reversed_:
+                low, high = piece_end - piece_start - high, piece_end - piece_start - low
+            source_start = min(source_start, piece_start + low)
+            source_end = max(source_end, piece_start + high)
+        return source_start, source_end
+
+    def _source_of(self, position: int) -> int:
+        index = max(bisect_right(self._target_starts, position) - 1, 0)
+        piece_start, piece_end, reversed_ = self._pieces[index]
+        offset = min(position - self._target_starts[index], piece_end - piece_start)
+        return piece_end - offset if reversed_ else piece_start + offset
+
+
 class TextView:
     """A derived text plus the way back to the original input."""
 
     __slots__ = ("_map", "_parent", "text")
 
-    def __init__(self, text: str, offset_map: OffsetMap | None, parent: TextView | None = None) -> None:
+    def __init__(self, text: str, offset_map: SpanMap | None, parent: TextView | None = None) -> None:
         self.text = text
         self._map = offset_map
         self._parent = parent
@@ -160,14 +261,38 @@ class TextView:
 
 
 class NormalisedText(TextView):
-    """The normalised view of an input, with a lazily built folded view."""
+    """A normalised view of an input, with its other views built lazily."""
 
-    __slots__ = ("_folded", "original")
+    __slots__ = (
+        "_folded",
+        "_latin",
+        "_undecoded",
+        "_views_built",
+        "_visual",
+        "decoded",
+        "original",
+    )
 
-    def __init__(self, original: str, text: str, offset_map: OffsetMap | None) -> None:
-        super().__init__(text, offset_map)
+    def __init__(
+        self,
+        original: str,
+        text: str,
+        offset_map: SpanMap | None,
+        *,
+        parent: TextView | None = None,
+        decoded: TextView | None = None,
+        derived: bool = False,
+    ) -> None:
+        super().__init__(text, offset_map, parent)
         self.original = original
+        self.decoded = decoded if decoded is not None else TextView(original, None)
         self._folded: TextView | None = None
+        self._latin: NormalisedText | None = None
+        self._visual: NormalisedText | None = None
+        self._undecoded: NormalisedText | None = None
+        # A derived view (latin, visual, undecoded) has no visual or undecoded view of its own:
+        # those of the view it came from are the ones to read.
+        self._views_built = derived
 
     def folded(self) -> TextView:
         """Look-alike letters folded to Latin and case folded (deny terms, canary)."""
@@ -176,13 +301,123 @@ class NormalisedText(TextView):
             self._folded = TextView(folded_text, folded_map, parent=self)
         return self._folded
 
+    def latin(self) -> NormalisedText:
+        """Look-alike letters as the Latin letter they imitate, case kept (secret prefixes)."""
+        if self._latin is not None:
+            return self._latin
+        if self.text.isascii() or _LOOK_ALIKE.search(self.text) is None:
+            return self
+        # One character for one: the map is the identity, the parent maps the rest of the way.
+        latin_text = _NON_ASCII_RUN.sub(lambda run: run.group().translate(_LATIN_LOOK_ALIKES), self.text)
+        self._latin = NormalisedText(
+            self.original, latin_text, None, parent=self, decoded=self.decoded, derived=True
+        )
+        return self._latin
+
+    def visual(self) -> NormalisedText | None:
+        """The text as a screen displays it, normalised; None where that is `text` itself.
+
+        It differs where bidi controls reverse characters (screening/bidi.py) and where tag
+        characters are present, which a screen does not show. Spans map to the original text.
+        """
+        self._build_views()
+        return self._visual
+
+    def undecoded(self) -> NormalisedText | None:
+        """The text normalised without decoding its escapes; None where it has none.
+
+        A reader that does not decode sees this, and a URL reads differently there: a browser
+        following a raw link takes `\\` for `/`, so `https://evil.example\\u002eallowed.example/`
+        goes to evil.example although its decoded form names a subdomain of allowed.example.
+        URL detectors read both views.
+        """
+        self._build_views()
+        return self._undecoded
+
+    def _build_views(self) -> None:
+        if self._views_built:
+            return
+        self._views_built = True
+        self._visual = _visual_view(self)
+        if self.decoded.text is not self.original:
+            text, offset_map = _normal_form(self.original, tags_as_ascii=True)
+            self._undecoded = NormalisedText(self.original, text, offset_map, derived=True)
+
 
 def normalise(text: str) -> NormalisedText:
-    """Normalise `text` once: NFKC, invisibles removed, ASCII digits, surrogates replaced."""
+    """Normalise `text` once: escapes decoded (one level), NFKC, invisibles removed, tag
+    characters as ASCII, ASCII digits, surrogates replaced."""
+    decoded = _decode_escapes(text)
+    normal, offset_map = _normal_form(decoded.text, tags_as_ascii=True)
+    parent = decoded if decoded.text is not text else None
+    return NormalisedText(text, normal, offset_map, parent=parent, decoded=decoded)
+
+
+def _decode_escapes(text: str) -> TextView:
+    """`text` with its escapes decoded, each decoded character mapping to its whole escape."""
+    pieces: list[str] = []
+    offset_map = OffsetMap()
+    # Segments appended directly: copies and escapes alternate, so nothing would merge, and a
+    # text can hold half a million escapes.
+    target_starts = offset_map._target_starts
+    source_starts = offset_map._source_starts
+    source_ends = offset_map._source_ends
+    identity = offset_map._identity
+    written = 0
+    copied_until = 0
+    for start, end, decoded in escapes(text):
+        if start > copied_until:
+            pieces.append(text[copied_until:start])
+            target_starts.append(written)
+            source_starts.append(copied_until)
+            source_ends.append(start)
+            identity.append(True)
+            written += start - copied_until
+        pieces.append(decoded)
+        target_starts.append(written)
+        source_starts.append(start)
+        source_ends.append(end)
+        identity.append(False)
+        written += len(decoded)
+        copied_until = end
+    if not pieces:
+        return TextView(text, None)
+    if copied_until < len(text):
+        pieces.append(text[copied_until:])
+        offset_map.add(written, copied_until, len(text), identity=True)
+    return TextView("".join(pieces), offset_map)
+
+
+def _visual_view(view: NormalisedText) -> NormalisedText | None:
+    decoded = view.decoded
+    if decoded.text.isascii():
+        return None  # bidi controls and tag characters are not ASCII
+    pieces = display_pieces(decoded.text)
+    if pieces is None and _TAG_RUN.search(decoded.text) is None:
+        return None
+    shown = decoded
+    if pieces is not None:
+        source = decoded.text
+        reordered = "".join(
+            source[start:end][::-1] if flip else source[start:end] for start, end, flip in pieces
+        )
+        shown = TextView(reordered, ReorderMap(pieces, len(source)), parent=decoded)
+    normal, offset_map = _normal_form(shown.text, tags_as_ascii=False)
+    return NormalisedText(view.original, normal, offset_map, parent=shown, decoded=decoded, derived=True)
+
+
+def _normal_form(text: str, *, tags_as_ascii: bool) -> tuple[str, OffsetMap | None]:
+    """NFKC, invisibles removed, ASCII digits, surrogates replaced; tag characters as ASCII
+    when `tags_as_ascii`, else removed. The map is None where it is the identity."""
     if text.isascii():
-        return NormalisedText(text, text, None)
+        return text, None
+    if tags_as_ascii and _TAG_RUN.search(text) is not None:
+        # One for one, so every offset stays valid: a text of tag characters stays on the fast path.
+        text = _TAG_RUN.sub(lambda run: run.group().translate(_TAG_TO_ASCII), text)
+        if text.isascii():
+            return text, None
     if unicodedata.is_normalized("NFKC", text) and _SPECIAL.search(text) is None:
-        return NormalisedText(text, text, None)
+        return text, None
     pieces: list[str] = []
     offset_map = OffsetMap()
     written = 0  # length of the normalised text so far
@@ -208,7 +443,7 @@ def normalise(text: str) -> NormalisedText:
     if copied_until < len(text):
         pieces.append(text[copied_until:])
         offset_map.add(written, copied_until, len(text), identity=True)
-    return NormalisedText(text, "".join(pieces), offset_map)
+    return "".join(pieces), offset_map
 
 
 def _normalise_run(
