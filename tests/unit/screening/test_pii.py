@@ -18,6 +18,8 @@ def found(text: str) -> list[tuple[str, str]]:
     [
         ("Reply to alice.smith@example.com today", "email", "alice.smith@example.com"),
         ("mail first.last+tag@sub.example.co.uk.", "email", "first.last+tag@sub.example.co.uk"),
+        ("Write to o'brien@example.ie today", "email", "o'brien@example.ie"),
+        ("Set EMAIL='alice@example.com' now", "email", "alice@example.com"),
         ("Call +44 20 7946 0958 now", "phone", "+44 20 7946 0958"),
         ("Call +1 (415) 555-0142 now", "phone", "+1 (415) 555-0142"),
         ("Call (415) 555-0199 now", "phone", "(415) 555-0199"),
@@ -34,10 +36,12 @@ def found(text: str) -> list[tuple[str, str]]:
         ("IBAN BE68 5390 0754 7034 1234 then text", "iban", "BE68 5390 0754 7034"),
         ("SSN 219-09-9999 on file", "ssn", "219-09-9999"),
         ("SSN 712 45 6789 on file", "ssn", "712 45 6789"),
-        ("Server 192.0.2.44 is down", "ipv4", "192.0.2.44"),
-        ("Subnet 192.0.2.0/24", "ipv4", "192.0.2.0"),
-        ("Host 2001:db8:85a3::8a2e:370:7334 up", "ipv6", "2001:db8:85a3::8a2e:370:7334"),
-        ("Link-local fe80::1ff:fe23:4567:890a", "ipv6", "fe80::1ff:fe23:4567:890a"),
+        ("Resolver 8.8.4.4 is down", "ipv4", "8.8.4.4"),
+        ("Subnet 1.1.1.0/24", "ipv4", "1.1.1.0"),
+        ("Server 192.0.2.44 is down", "ip_internal", "192.0.2.44"),
+        ("Host 2606:4700:4700::1111 up", "ipv6", "2606:4700:4700::1111"),
+        ("Host 2001:db8:85a3::8a2e:370:7334 up", "ip_internal", "2001:db8:85a3::8a2e:370:7334"),
+        ("Link-local fe80::1ff:fe23:4567:890a", "ip_internal", "fe80::1ff:fe23:4567:890a"),
     ],
 )
 def test_a_valid_value_is_found_with_its_exact_span(text: str, kind: str, value: str) -> None:
@@ -71,12 +75,11 @@ def test_a_valid_value_is_found_with_its_exact_span(text: str, kind: str, value:
         "ITIN 912-70-1234 is not an SSN",
         "Upgrade to version 1.2.3.4 today",
         "OID 1.3.6.1.4.1.311",
-        "localhost 127.0.0.1 and 0.0.0.0",
         "Netmask 255.255.255.0",
         "Invalid 300.1.2.3",
         "MAC 00:1A:2B:3C:4D:5E",
         "std::vector and a::b in C++",
-        "Loopback ::1",
+        "Broadcast 255.255.255.255",
         "Timestamp 12:30:45",
         "Transaction 555-123-4567 was reversed",
         "Price 1,234,567.89 EUR",
@@ -129,8 +132,9 @@ def test_equal_values_share_one_canonical_form() -> None:
     assert canonical_value(upper[0]) == canonical_value(lower[0])
 
 
-def test_ip_addresses_have_one_canonical_spelling() -> None:
+@pytest.mark.parametrize("kind", ["ipv6", "ip_internal"])
+def test_ip_addresses_have_one_canonical_spelling(kind: str) -> None:
     # Given an IPv6 address written in full
-    detection = Detection("ipv6", "pii", 0, 0, 1.0, "2001:0db8:0000:0000:0000:0000:0000:0001")
+    detection = Detection(kind, "pii", 0, 0, 1.0, "2001:0db8:0000:0000:0000:0000:0000:0001")
     # Then its canonical form is the compressed one
     assert canonical_value(detection) == "2001:db8::1"
