@@ -30,6 +30,8 @@ BODY_LOGGING_LIBRARIES = (
     "httpcore2",
     "openai",
     "aws_encryption_sdk",
+    # markdown-it traces every parser rule at DEBUG: no content, but a cost on every screened answer.
+    "markdown_it",
 )
 
 

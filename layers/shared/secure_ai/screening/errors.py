@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secure_ai.errors import BadRequest, ConfigurationError, UpstreamFailed, UpstreamTimeout
+from secure_ai.errors import BadRequest, ConfigurationError, ScreeningBlocked, UpstreamFailed, UpstreamTimeout
 
 
 class ModerationUnavailable(UpstreamFailed):
@@ -23,3 +23,8 @@ class WeakCanary(ConfigurationError):
 
 class ValidationBudgetExceeded(UnsafeSchema):
     """Validating against the schema took more steps than allowed (an expensive schema)."""
+
+
+class RenderBudgetExceeded(ScreeningBlocked):
+    """A text could not be rendered within its time budget or nesting limit: nothing about
+    its links can be vouched for, so it is not released."""

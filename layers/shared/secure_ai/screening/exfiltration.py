@@ -1,146 +1,262 @@
-"""Exfiltration links: markdown images and links, HTML `src=` and bare URLs that point outside
-the policy's allow-list and carry data (in the query, the path or a long host label).
+"""Exfiltration: what a client would load or open, outside the policy's allow-list.
 
-A markdown image is fetched by the client without a click, so it needs less data to count:
-any query or a shorter data-like path segment. A link or bare URL counts when a query value is
-8+ characters (or the query is 24+), a path segment looks random or percent-encoded, or a host
-label looks random (DNS exfiltration). Host comparison uses the NFKC view, not the folded one:
-`apple.com` spelt with a Cyrillic `a` must not pass for an allow-listed `apple.com`.
+The original text is rendered the way a chat client renders it (screening/rendering/: markdown
+with raw HTML, lexbor, tinycss2, ada-url; docs/screening.md), and each resource it yields is
+judged by what loading it would send:
+
+- `exfiltration_resource` (0.95): a resource fetched without a click — markdown images, inline
+  and by reference; `<img src/srcset>`, `<picture><source>`, `<video poster>`, `<audio>`,
+  `<track>`, `<iframe>`, `<embed>`, `<object data>`, `<input type=image>`, `<link href>`,
+  `<base href>`, `<script src>`, SVG `<image>`/`<use>` `href`/`xlink:href`, `background=`,
+  meta refresh, CSS `url()`, `image-set()` and `@import` in `style` attributes and `<style>` —
+  to a host outside the allow-list, whatever it carries (the request itself reaches the host).
+  `data:` and `javascript:` URLs there, inline scripts and event handlers (`onerror=`) too: a
+  renderer that honours them runs or leaks them.
+- `exfiltration_link` (0.8): a link the reader would click or copy — markdown links and
+  autolinks, linkified and bare URLs (`https:\\evil`, `//evil.tld` included), `<a>`/`<area>`
+  `href`, form actions, `ping` — outside the allow-list, when it carries data: user info, a
+  query value of 8+ characters or a query of 24+, a fragment holding such values or a random
+  segment, a random-looking path segment of 20+ characters or one with 3+ percent-escapes, a
+  host label that is random (20+), long (40+) or punycode, or 7+ labels (data sent in the DNS
+  query), or a pseudonym (`<EMAIL_1>`, `%3CEMAIL_1%3E`) anywhere: restored after screening it
+  would put the client's data in the URL. `mailto:` and `tel:` carry data only in a query;
+  `javascript:`, `vbscript:` and `data:` links always count.
+
+The allow-list matches a host or its subdomains, compared as ada-url serialises them: an IDN
+is punycode, so a Cyrillic look-alike of an allowed host does not match it, and an IP literal
+matches only when listed as written. Relative URLs stay on the client's origin and count as
+allowed.
+
+Not caught: URLs built by script; a URL cut by markup so that no renderer rejoins it; data
+below the thresholds in a link's path or host (short words read as navigation); open
+redirects on an allowed host (`https://allowed.example/out?to=…`), whose host receives the data
+and is trusted by the policy; text too expensive to render within the budget, for which the
+detector fails (`RenderBudgetExceeded`) and blocks unless the policy fails open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Final
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote
 
 from secure_ai.screening.entropy import looks_random
 from secure_ai.screening.findings import Detection
 from secure_ai.screening.matching import Pattern, ScanTarget
 from secure_ai.screening.normalise import NormalisedText
+from secure_ai.screening.rendering.document import DEFAULT_BUDGET_SECONDS, render
+from secure_ai.screening.rendering.resources import Resource
+from secure_ai.screening.rendering.urls import UrlParts, parse_url, url_parts
 
-_PSEUDONYM = r"<(?:EMAIL|PHONE|CARD|IBAN|SSN|IP)_[1-9][0-9]{0,5}>"
-_URL = Pattern(
-    # A protocol-relative "//host" counts only where a URL is expected: after "(" (markdown),
-    # "=" or a quote (HTML attributes). RE2 has no look-behind, so that character is matched
-    # and dropped in code; a bare "//" would swallow (and hide) whatever non-space follows it.
-    r"(?:(?i:\b(?:https?|wss?|ftp)://)|[(=\"']//|(?i:\bwww\.))"
-    r"(?:[^\s/?#@\[\]()<>\"'`\\]{1,256}@)?"  # user info: the host is what follows it
-    r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[^\s/?#:@\[\]()<>\"'`\\]{1,253})"
-    r"(?::\d{1,5})?"
-    # The path and query may hold pseudonyms (<EMAIL_1>): restored after screening, they would
-    # put the client's PII in the URL, so they belong to it (and count as data).
-    rf"(?:[/?#\\](?:[^\s<>\"'`\[\]]|{_PSEUDONYM})*)?"
-)
-_URL_OPENERS: Final = frozenset("(=\"'")
-_TRAILING_PUNCTUATION: Final = ".,;:!?*_'\""
-_IMAGE_CONFIDENCE: Final = 0.95
+_RESOURCE_CONFIDENCE: Final = 0.95
 _LINK_CONFIDENCE: Final = 0.8
+# A placeholder as written, or as the render labels one that kept a URL from parsing.
+_PSEUDONYM: Final = Pattern(
+    r"(?i)<(?:EMAIL|PHONE|CARD|IBAN|SSN|IP)_[1-9][0-9]{0,5}>"
+    r"|\bpseudonym-(?:email|phone|card|iban|ssn|ip)-[1-9][0-9]{0,5}\b"
+)
+_EXECUTABLE_SCHEMES: Final = frozenset({"javascript", "vbscript", "data"})
+_NEVER_FETCHED_SCHEMES: Final = frozenset({"about"})
+_QUERY_ONLY_SCHEMES: Final = frozenset({"mailto", "tel", "sms"})
+_MIN_QUERY_VALUE: Final = 8
+_MIN_QUERY: Final = 24
+_MIN_RANDOM_SEGMENT: Final = 20
+_MIN_RANDOM_FRAGMENT: Final = 12  # anchors are words (#getting-started); data is not
+_MIN_PERCENT_ESCAPES: Final = 3
+_MIN_RANDOM_LABEL: Final = 20
+_MIN_LONG_LABEL: Final = 40
+_MIN_LABELS: Final = 7
+_MIN_HEX_LABEL: Final = 16
+_HEX: Final = frozenset("0123456789abcdef")
+_MAX_WORD: Final = 15
+_WORD_RUNS: Final = re.compile(r"[^0-9A-Za-z]+")
 
 
 def detect_exfiltration(
-    view: NormalisedText, allowed_hosts: Iterable[str], target: ScanTarget | None = None
+    view: NormalisedText,
+    allowed_hosts: Iterable[str],
+    target: ScanTarget | None = None,
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[Detection]:
-    """URLs to hosts outside `allowed_hosts` that carry data, with spans in the original text."""
-    allowed = tuple(host.casefold().rstrip(".") for host in allowed_hosts)
-    text = view.text
+    """Resources and data-carrying links outside `allowed_hosts`, with spans in the original text.
+
+    `target` (the normalised text prepared for RE2) is not used: the render reads the original
+    text, as the client will. Raises `RenderBudgetExceeded` past `budget_seconds` on `clock`.
+    """
+    del target
+    allowed = _allow_list(tuple(sorted(allowed_hosts)))
+    deadline = clock() + budget_seconds
     found: list[Detection] = []
-    for match in _URL.finditer(target or ScanTarget(text)):
-        start, end = match.span()
-        if text[start] in _URL_OPENERS:
-            start += 1
-        end = start + _trimmed_length(text[start:end])
-        url = text[start:end]
-        parts = _split(url)
-        if parts is None:
-            continue
-        host = (parts.hostname or "").rstrip(".")
-        if not host or _is_allowed(host, allowed):
-            continue
-        image = _is_image(text, start)
-        if not _carries_data(parts, host, image=image):
-            continue
-        original_start, original_end = view.original_span(start, end)
-        found.append(
-            Detection(
-                type="exfiltration_link",
-                detector="exfiltration",
-                start=original_start,
-                end=original_end,
-                confidence=_IMAGE_CONFIDENCE if image else _LINK_CONFIDENCE,
-                value=url,
-            )
-        )
+    # Spans already reported per (type, URL), sorted: a reading that sees the same resource again
+    # (with a span of other precision) adds nothing.
+    reported: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for text, to_original in _readings(view):
+        rendered = render(text, budget_seconds=max(deadline - clock(), 0.0), clock=clock)
+        added: list[Detection] = []
+        for resource in rendered.resources:
+            finding = _judged(resource, allowed)
+            if finding is None:
+                continue
+            start, end = to_original(finding.start, finding.end)
+            if not _overlaps(reported.get((finding.type, finding.value), []), start, end):
+                added.append(finding._replace(start=start, end=end))
+        for finding in added:
+            reported.setdefault((finding.type, finding.value), []).append((finding.start, finding.end))
+        for spans in reported.values():
+            spans.sort()
+        found += added
     return found
 
 
-def _trimmed_length(url: str) -> int:
-    """Drop sentence punctuation and a closing bracket that belongs to the markdown around it.
+def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether [start, end) overlaps one of `spans` (sorted, each reading's own not overlapping)."""
+    index = bisect_left(spans, (end, -1))
+    return any(spans[before][1] > start for before in range(max(index - 2, 0), index))
 
-    Works on an index with running counts: slicing or recounting per character would be
-    quadratic in a URL that ends in a million ")".
+
+def _readings(view: NormalisedText) -> list[tuple[str, Callable[[int, int], tuple[int, int]]]]:
+    """The text as the client receives it and, where it differs, as a decoding client reads it.
+
+    A client that decodes character references or escapes before rendering (or a screen that
+    shows tag characters) would render `&lt;img src=…&gt;` as an image: the decoded view is
+    rendered too, its spans mapped back to the original.
     """
-    end = len(url)
-    unbalanced = url.count(")") - url.count("(")
-    while end:
-        last = url[end - 1]
-        if last in _TRAILING_PUNCTUATION:
-            end -= 1
-        elif last == ")" and unbalanced > 0:
-            end -= 1
-            unbalanced -= 1
-        else:
-            break
-    return end
+    readings: list[tuple[str, Callable[[int, int], tuple[int, int]]]] = [
+        (view.original, lambda start, end: (start, end))
+    ]
+    if view.text != view.original:
+        readings.append((view.text, view.original_span))
+    return readings
 
 
-def _split(url: str) -> SplitResult | None:
-    # Browsers read "\" as "/" in http(s) URLs; urlsplit does not, so do it first.
-    cleaned = url.replace("\\", "/")
-    if cleaned.startswith("//"):
-        cleaned = "https:" + cleaned
-    elif cleaned[:4].lower() == "www.":
-        cleaned = "https://" + cleaned
-    try:
-        parts = urlsplit(cleaned)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
+def _judged(resource: Resource, allowed: frozenset[str]) -> Detection | None:
+    if resource.same_origin:
         return None
-    return parts
+    parts = url_parts(resource.url)
+    if resource.kind == "fetch":
+        if parts.scheme in _NEVER_FETCHED_SCHEMES:
+            return None
+        if parts.scheme in _EXECUTABLE_SCHEMES or not _is_allowed(parts, allowed):
+            return _detection(resource, "exfiltration_resource", _RESOURCE_CONFIDENCE)
+        return None
+    if parts.scheme in _EXECUTABLE_SCHEMES:
+        return _detection(resource, "exfiltration_link", _LINK_CONFIDENCE)
+    if _is_allowed(parts, allowed) or not _carries_data(parts, resource.url):
+        return None
+    return _detection(resource, "exfiltration_link", _LINK_CONFIDENCE)
 
 
-def _is_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    host = host.casefold()
-    return any(host == entry or host.endswith("." + entry) for entry in allowed)
+def _detection(resource: Resource, finding_type: str, confidence: float) -> Detection:
+    start, end = resource.span
+    return Detection(
+        type=finding_type,
+        detector="exfiltration",
+        start=start,
+        end=end,
+        confidence=confidence,
+        value=resource.url,
+    )
 
 
-def _is_image(text: str, start: int) -> bool:
-    """True when the URL is a markdown image target or an HTML src attribute."""
-    before = text[max(0, start - 5) : start].lower()
-    if before.endswith(("src=", 'src="', "src='")):
-        return True
-    if text[max(0, start - 2) : start] != "](":
+@lru_cache(maxsize=64)
+def _allow_list(entries: tuple[str, ...]) -> frozenset[str]:
+    """The policy's hosts as ada-url serialises hosts (punycode, canonical IPv4, "[…]" IPv6)."""
+    hosts: set[str] = set()
+    for entry in entries:
+        parsed = parse_url(f"https://{entry.strip().rstrip('.')}/")
+        if parsed is not None and parsed.host:
+            hosts.add(parsed.host)
+    return frozenset(hosts)
+
+
+def _is_allowed(parts: UrlParts, allowed: frozenset[str]) -> bool:
+    host = parts.host.rstrip(".")
+    if not host:
         return False
-    # Find the "[" that opens the alt text (bounded look-back) and check for "!" before it.
-    opening = text.rfind("[", max(0, start - 1000), start - 2)
-    return opening > 0 and text[opening - 1] == "!"
+    if host in allowed:
+        return True
+    if parts.is_ip:
+        return False  # an address is allowed only as listed, never as a "subdomain"
+    return any(host.endswith("." + entry) for entry in allowed)
 
 
-def _carries_data(parts: SplitResult, host: str, *, image: bool) -> bool:
-    if "<" in parts.path or "<" in parts.query:
-        return True  # a pseudonym: PII once restored
-    if any(len(label) >= 20 and looks_random(label) for label in host.split(".")):
-        return True  # data encoded in a subdomain is sent in the DNS query
-    if parts.query:
-        if image:
-            return True
-        values = [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
-        if len(parts.query) >= 24 or any(len(value) >= 8 for value in values):
-            return True
-    min_segment = 12 if image else 20
-    for segment in parts.path.split("/"):
-        if segment.count("%") >= 3:
-            return True
-        if len(segment) >= min_segment and looks_random(segment):
-            return True
-    return False
+def _carries_data(parts: UrlParts, url: str) -> bool:
+    if _has_pseudonym(url):
+        return True  # restored after screening, it would be the client's data
+    if parts.scheme in _QUERY_ONLY_SCHEMES:
+        return bool(parts.query)
+    if parts.username or parts.password:
+        return True
+    if not parts.is_ip and _host_carries_data(parts.host):
+        return True
+    if _pairs_carry_data(parts.query) or _fragment_carries_data(parts.fragment):
+        return True
+    return any(_segment_carries_data(segment, _MIN_RANDOM_SEGMENT) for segment in parts.path.split("/"))
+
+
+def _has_pseudonym(url: str) -> bool:
+    return _PSEUDONYM.search(url) is not None or ("%" in url and _PSEUDONYM.search(unquote(url)) is not None)
+
+
+def _host_carries_data(host: str) -> bool:
+    # Data encoded in subdomains is sent to the attacker's name server in the DNS query.
+    labels = host.rstrip(".").split(".")
+    if len(labels) >= _MIN_LABELS:
+        return True
+    return any(
+        label.startswith("xn--")
+        or len(label) >= _MIN_LONG_LABEL
+        or (len(label) >= _MIN_RANDOM_LABEL and looks_random(label))
+        or _hex_encoded(label)
+        for label in labels
+    )
+
+
+def _hex_encoded(label: str) -> bool:
+    # Hex is the usual DNS-exfiltration encoding, and its 16 symbols rarely reach the entropy a
+    # random-looking value needs: `6a616e65406578616d706c65` is "jane@example".
+    return (
+        len(label) >= _MIN_HEX_LABEL
+        and all(char in _HEX for char in label.lower())
+        and any(char.isdigit() for char in label)
+        and any(char.isalpha() for char in label)
+    )
+
+
+def _pairs_carry_data(query: str) -> bool:
+    if len(query) >= _MIN_QUERY:
+        return True
+    values = [value for _, value in parse_qsl(query, keep_blank_values=True)]
+    return any(len(value) >= _MIN_QUERY_VALUE for value in values)
+
+
+def _fragment_carries_data(fragment: str) -> bool:
+    # The page's script reads the fragment: "#k=v" pairs as a query, anything else by segment.
+    if "=" in fragment:
+        return _pairs_carry_data(fragment)
+    return any(_segment_carries_data(segment, _MIN_RANDOM_FRAGMENT) for segment in fragment.split("/"))
+
+
+def _segment_carries_data(segment: str, min_random: int) -> bool:
+    if segment.count("%") >= _MIN_PERCENT_ESCAPES:
+        return True
+    return len(segment) >= min_random and looks_random(segment) and not _words(segment)
+
+
+def _words(segment: str) -> bool:
+    """A title spelled in words (`Python_(programming_language)`, `2024-05-results`): navigation.
+
+    Runs of letters of word length, or short numbers, joined by punctuation; encoded data is one
+    long run or mixes letters and digits within a run.
+    """
+    runs = _WORD_RUNS.split(segment)
+    words = [run for run in runs if run]
+    return len(words) >= 2 and all(
+        (run.isalpha() and len(run) <= _MAX_WORD) or (run.isdigit() and len(run) <= 4) for run in words
+    )
