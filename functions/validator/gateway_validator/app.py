@@ -39,6 +39,7 @@ from secure_ai.validation import (
     VerdictStore,
 )
 from secure_ai.validation_request import parse_validation_request
+from secure_ai.verdict_digest_key import load_verdict_digest_key
 
 logger = service_logger()
 metrics = service_metrics()
@@ -59,6 +60,11 @@ def settings() -> ValidatorSettings:
     return ValidatorSettings.from_environ(os.environ)
 
 
+def verdict_digest_key() -> bytes:
+    """This deployment's verdict-digest key, through the cached secrets provider; fails closed."""
+    return load_verdict_digest_key(settings().verdict_digest_key_secret_arn)
+
+
 @cache
 def validation_service() -> ValidationService:
     """Screening with storage and publication, wired to this environment."""
@@ -68,6 +74,7 @@ def validation_service() -> ValidationService:
         store=VerdictStore(settings().verdicts_table),
         publisher=VerdictPublisher(settings().event_bus_name),
         clock=time.time,
+        digest_key=verdict_digest_key,
     )
 
 

@@ -1,7 +1,8 @@
 """The validator's work: screen a text, keep the verdict (digests, never plaintext), announce it.
 
 Stored rows and published events carry the decision, finding types and spans, the policy and the
-content digest; never the text, a finding's sample, or the redacted text.
+keyed digest of the released text (none when blocked); never the text, a finding's sample, or the
+redacted text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from secure_ai.aws_clients import dynamodb_client, events_client
 from secure_ai.chat_request import decode_resp_key
 from secure_ai.errors import BadRequest, ConfigurationError, DependencyUnavailable
+from secure_ai.json_bounds import check_json_depth
 from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai.proxy_call import AuthorizedCall
 from secure_ai.screening.moderation import ModerationPort
@@ -81,7 +83,6 @@ class VerdictStore:
             "source": {"S": record["source"]},
             "policy_id": {"S": record["policy_id"]},
             "policy_version": {"N": str(record["policy_version"])},
-            "content_digest": {"S": record["content_digest"]},
             "findings": {"S": json.dumps(record["findings"], separators=(",", ":"))},
             "findings_total": {"N": str(record["findings_total"])},
             "failed_open": {"S": json.dumps(record["failed_open"])},
@@ -89,6 +90,8 @@ class VerdictStore:
             "created_at": {"N": str(int(now))},
             "expires_at": {"N": str(int(now) + VERDICT_RETENTION_SECONDS)},
         }
+        if record["content_digest"]:
+            item["content_digest"] = {"S": record["content_digest"]}
         if record["client_id"]:
             item["client_id"] = {"S": record["client_id"]}
         try:
@@ -139,6 +142,8 @@ class ValidationService:
     store: VerdictStore
     publisher: VerdictPublisher
     clock: Callable[[], float]
+    # The deployment's verdict-digest key: digests are keyed so no verdict confirms a guess.
+    digest_key: Callable[[], bytes]
 
     def validate(
         self, request: ValidationRequest, *, verdict_id: str, client_id: str | None, source: str
@@ -154,6 +159,7 @@ class ValidationService:
             policy,
             schema=request.schema_,
             moderation=self.moderation(),
+            digest_key=self.digest_key(),
         )
         record = verdict_record(verdict_id, verdict, client_id=client_id, source=source)
         self.store.put(record, self.clock())
@@ -212,6 +218,7 @@ class ValidationEndpoint:
             opened = self._envelopes().open(
                 body, client_id=call.client_id, req_id=call.req_id, route=VALIDATE_ROUTE
             )
+            check_json_depth(opened.plaintext)
             try:
                 plaintext = EncryptedValidation.model_validate_json(opened.plaintext)
             except ValidationError:

@@ -58,7 +58,7 @@ def local_policy(**changes: object) -> Policy:
     fields: dict[str, object] = {
         "policy_id": "test",
         "version": 1,
-        "detectors": frozenset({"pii", "secrets", "canary", "exfiltration", "deny_terms", "schema"}),
+        "detectors": frozenset({"pii", "secrets", "canary", "exfiltration", "bidi", "deny_terms", "schema"}),
     }
     fields.update(changes)
     return Policy.model_validate(fields)
@@ -80,10 +80,12 @@ PHONE: Final = "+44 20 7946 0958"
 CARD: Final = "4111 1111 1111 1111"
 IBAN: Final = "GB82WEST12345698765432"
 SSN: Final = "219-09-9999"
-IPV4: Final = "192.0.2.44"
-IPV6: Final = "2001:db8:85a3::8a2e:370:7334"
-AWS_ACCESS_KEY: Final = "AKIAIOSFODNN7EXAMPLE"
-AWS_SECRET_KEY: Final = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+# Global addresses: documentation ranges (192.0.2.0/24, 2001:db8::/32) identify no one and are `ip_internal`.
+IPV4: Final = "81.2.69.160"
+IPV6: Final = "2a02:1388:85a3::8a2e:370:7334"
+# Random, in AWS's formats: AWS's own documentation examples (…EXAMPLE) are not secrets.
+AWS_ACCESS_KEY: Final = "AKIA2G4JVXLWWQNTO4O2"
+AWS_SECRET_KEY: Final = "C2UzO1FCvKiz5hfU7N3slFk65X7iXRpfnY5NHQh8"
 GITHUB_TOKEN: Final = "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
 CONNECTION_STRING: Final = "postgres://app:Zq8vK2mW9pL4xR7t@db.example.internal:5432/app"
 PRIVATE_KEY: Final = (

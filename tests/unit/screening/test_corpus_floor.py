@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from secure_ai.screening.findings import FINDING_TYPES, DetectorName
+from secure_ai.screening.findings import DetectorName
 from secure_ai.screening.policy import Policy
+from secure_ai.screening.registry import FINDING_TYPES
 from secure_ai.screening.screen import screen_text
 
 DATA = Path(__file__).resolve().parents[2] / "data"

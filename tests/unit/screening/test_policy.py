@@ -5,8 +5,9 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from secure_ai.screening.findings import DETECTORS, FINDING_TYPES, DetectorName
+from secure_ai.screening.findings import DetectorName
 from secure_ai.screening.policy import DEFAULT_POLICY, Policy
+from secure_ai.screening.registry import DETECTORS, FINDING_TYPES
 
 
 def test_the_default_policy_blocks_everything_except_pii_which_it_redacts() -> None:

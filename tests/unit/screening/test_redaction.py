@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secure_ai.screening.findings import mask_sample, placeholder
-from secure_ai.screening.redaction import redact
+from secure_ai.screening.redaction import redact, redact_tracking
 
 
 def test_each_span_is_replaced_by_its_placeholder() -> None:
@@ -48,3 +48,18 @@ def test_a_masked_sample_shows_at_most_four_characters_and_a_quarter() -> None:
     assert mask_sample("sk-proj-abcdefghijklmnop") == "sk-p…[redacted]"
     assert mask_sample("10.0.0.1") == "10…[redacted]"
     assert mask_sample("abc") == "…[redacted]"
+
+
+def test_kept_spans_move_with_the_replacements_before_them() -> None:
+    text, kept = redact_tracking("aaaa bb cc", [(0, 4, "[X]")], [(5, 7), (8, 10)])
+    assert (text, kept) == ("[X] bb cc", [(4, 6), (7, 9)])
+
+
+def test_a_kept_span_that_a_replacement_overlaps_is_dropped() -> None:
+    _, kept = redact_tracking("aaaa bb cc", [(3, 6, "[X]")], [(0, 4), (5, 7), (8, 10)])
+    assert kept == [(8, 10)]
+
+
+def test_a_kept_span_touching_a_replacement_is_kept() -> None:
+    _, kept = redact_tracking("aaaabb", [(0, 4, "[LONGER]")], [(4, 6)])
+    assert kept == [(8, 10)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -240,18 +241,104 @@ def test_no_planted_value_appears_anywhere_in_the_verdict() -> None:
         assert leaked == []
 
 
-def test_the_content_digest_is_rfc_9530_sha_256_of_the_utf8_input() -> None:
+DIGEST_KEY = b"k" * 32
+
+
+def hmac_digest(key: bytes, text: str) -> str:
+    mac = hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return f"hmac-sha256=:{base64.b64encode(mac).decode()}:"
+
+
+def test_the_content_digest_is_an_hmac_of_the_released_text_under_the_deployment_key() -> None:
     text = "h\u00e9llo"
-    expected = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-    assert screen_text(text, local_policy()).content_digest == f"sha-256=:{expected}:"
+    verdict = screen_text(text, local_policy(), digest_key=DIGEST_KEY)
+    assert verdict.content_digest == hmac_digest(DIGEST_KEY, text)
+
+
+def test_another_key_gives_another_digest_so_no_one_without_the_key_can_confirm_a_guess() -> None:
+    first = screen_text("hello", local_policy(), digest_key=DIGEST_KEY).content_digest
+    second = screen_text("hello", local_policy(), digest_key=b"j" * 32).content_digest
+    assert first != second
+
+
+def test_a_redacted_verdict_digests_the_redacted_text_never_the_original() -> None:
+    # Given a text whose e-mail is redacted
+    text = f"Write to {EMAIL} today."
+    verdict = screen_text(text, local_policy(), digest_key=DIGEST_KEY)
+    # Then the digest is of what the caller receives; the original's digest (keyed or plain) is absent
+    assert verdict.decision == "redact"
+    assert verdict.content_digest == hmac_digest(DIGEST_KEY, "Write to [EMAIL] today.")
+    plain = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    assert plain not in verdict.model_dump_json()
+    assert hmac_digest(DIGEST_KEY, text) not in verdict.model_dump_json()
+
+
+def test_a_blocked_verdict_carries_no_digest_at_all() -> None:
+    verdict = screen_text(f"key {AWS_ACCESS_KEY}", local_policy(), digest_key=DIGEST_KEY)
+    assert (verdict.decision, verdict.content_digest) == ("block", None)
+
+
+def test_without_a_key_no_digest_is_made() -> None:
+    assert screen_text("hello", local_policy()).content_digest is None
+
+
+# ----------------------------------------------------------------------------- released form
+
+
+def test_pii_exactly_where_the_gateway_restored_it_is_the_callers_own_and_is_allowed() -> None:
+    # Given an answer into which the gateway restored the caller's e-mail at a known span
+    text = f"I will write to {EMAIL} now."
+    start = text.index(EMAIL)
+    verdict = screen_text(text, local_policy(), restored=[(start, start + len(EMAIL))])
+    # Then it is released as is, the finding recorded as restored
+    assert verdict.decision == "allow"
+    assert [(finding.type, finding.action, finding.label) for finding in verdict.findings] == [
+        ("email", "allow", "restored")
+    ]
+
+
+def test_pii_outside_the_restored_spans_is_still_redacted() -> None:
+    text = f"{EMAIL} and {EMAIL}"
+    verdict = screen_text(text, local_policy(), restored=[(0, len(EMAIL))])
+    assert verdict.redacted_text == f"{EMAIL} and [EMAIL]"
+
+
+def test_a_url_finding_that_touches_a_restored_value_blocks_whatever_the_policy_says() -> None:
+    # Given a policy that would only redact data-carrying links, and a link holding a restored value
+    text = f"[site](https://example.com/?to={EMAIL}&ref=abcdefgh)"
+    start = text.index(EMAIL)
+    policy = local_policy(actions={"pii": "redact", "secrets": "block", "exfiltration": "redact"})
+    verdict = screen_text(text, policy, restored=[(start, start + len(EMAIL))])
+    # Then the gateway never releases a text where it wrote a caller's value into a URL
+    assert verdict.decision == "block"
+    assert any(finding.label == "restored" and finding.action == "block" for finding in verdict.findings)
+
+
+def test_a_redacted_text_that_still_trips_a_detector_when_screened_again_is_blocked() -> None:
+    # Given a policy whose deny term is the e-mail placeholder the redaction writes
+    policy = local_policy(deny_terms=("EMAIL",), detectors=frozenset({"pii", "deny_terms"}))
+    verdict = screen_text(f"Write to {EMAIL}.", policy, digest_key=DIGEST_KEY)
+    # Then the redacted form is not released: it was screened again and did not pass
+    assert (verdict.decision, verdict.redacted_text, verdict.content_digest) == ("block", None, None)
+    assert any(finding.label == "after_redaction" for finding in verdict.findings)
+
+
+def test_restored_spans_follow_the_text_through_redaction() -> None:
+    # Given a redacted e-mail before a restored phone number
+    text = f"{EMAIL} then {PHONE}"
+    start = text.index(PHONE)
+    verdict = screen_text(text, local_policy(), restored=[(start, start + len(PHONE))])
+    # Then the second pass still knows the phone number is the caller's and releases the redacted text
+    assert (verdict.decision, verdict.redacted_text) == ("redact", f"[EMAIL] then {PHONE}")
 
 
 def test_the_verdict_names_the_policy_and_times_every_detector_that_ran() -> None:
     clock = TickingClock(0.001)
     verdict = screen_text("hello", local_policy(policy_id="client-7", version=4), clock=clock)
     assert (verdict.policy_id, verdict.policy_version) == ("client-7", 4)
-    assert set(verdict.latency_ms) == {"normalise", "pii", "secrets", "exfiltration"}
-    assert all(value == 1.0 for value in verdict.latency_ms.values())
+    assert set(verdict.latency_ms) == {"normalise", "pii", "secrets", "exfiltration", "bidi"}
+    # Each is read on the injected clock (which ticks 1 ms a call): at least one tick each.
+    assert all(value >= 1.0 for value in verdict.latency_ms.values())
 
 
 def test_a_flood_of_findings_is_capped_in_the_verdict_but_counted() -> None:
@@ -346,3 +433,32 @@ def test_a_failure_to_normalise_makes_every_detector_unavailable(monkeypatch: py
     # Then nothing could be checked, and the verdict blocks
     assert verdict.decision == "block"
     assert set(verdict.unavailable) == set(local_policy().detectors)
+
+
+def test_a_card_shown_the_right_way_round_by_a_bidi_override_is_found_and_the_control_blocks() -> None:
+    # Given a card number stored reversed inside a right-to-left override, displayed the right way round
+    text = f"pay with \u202e{CARD[::-1]}\u202c today"
+    verdict = screen_text(text, local_policy())
+    # Then the visual order was screened (the card is found) and the override itself blocks
+    types = {finding.type for finding in verdict.findings}
+    assert {"card", "bidi_control"} <= types
+    assert verdict.decision == "block"
+
+
+def test_the_moderation_service_never_sees_a_value_the_gateway_restored() -> None:
+    # Given an answer with the caller's own e-mail restored into it
+    moderation = ScoringModeration({"violence": 0.0})
+    text = f"I will write to {EMAIL} now."
+    start = text.index(EMAIL)
+    policy = local_policy(detectors=frozenset({"pii", "moderation"}))
+    screen_text(text, policy, moderation=moderation, restored=[(start, start + len(EMAIL))])
+    # Then the third party saw the answer with that value masked
+    assert moderation.calls == ["I will write to [PII] now."]
+
+
+def test_a_redacted_text_is_not_sent_to_the_moderation_service_a_second_time() -> None:
+    moderation = ScoringModeration({"violence": 0.0})
+    policy = local_policy(detectors=frozenset({"pii", "moderation"}))
+    verdict = screen_text(f"Write to {EMAIL}.", policy, moderation=moderation)
+    assert verdict.decision == "redact"
+    assert len(moderation.calls) == 1

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple
 
-DetectorName = Literal["moderation", "pii", "secrets", "canary", "exfiltration", "deny_terms", "schema"]
-DETECTORS: Final[tuple[DetectorName, ...]] = (
-    "moderation",
-    "pii",
-    "secrets",
-    "canary",
-    "exfiltration",
-    "deny_terms",
-    "schema",
-)
+# A detector's name, as the registry (screening/registry.py) lists it and policies name it.
+type DetectorName = str
+Action = Literal["allow", "redact", "block"]
+ACTION_RANK: Final[dict[Action, int]] = {"allow": 0, "redact": 1, "block": 2}
 
-# Finding types per detector. Policies may act on a detector as a whole or on one type.
+# Finding types of the detectors that have many. Policies may act on a detector as a whole or on one type.
+# Personal data, pseudonymised on input and redacted on output by default.
 PII_TYPES: Final = ("email", "phone", "card", "iban", "ssn", "ipv4", "ipv6")
+# Addresses that identify no one (private, loopback, documentation ranges): reported, allowed by default.
+INTERNAL_ADDRESS_TYPES: Final = ("ip_internal",)
 SECRET_TYPES: Final = (
     "private_key",
     "aws_access_key",
@@ -41,16 +38,6 @@ SECRET_TYPES: Final = (
     "bearer_token",
     "generic_secret",
 )
-FINDING_TYPES: Final[dict[str, DetectorName]] = {
-    **dict.fromkeys(PII_TYPES, "pii"),
-    **dict.fromkeys(SECRET_TYPES, "secrets"),
-    "canary": "canary",
-    "exfiltration_link": "exfiltration",
-    "deny_term": "deny_terms",
-    "moderation": "moderation",
-    "schema_violation": "schema",
-}
-
 _PII_PLACEHOLDERS: Final = {
     "email": "EMAIL",
     "phone": "PHONE",
@@ -63,7 +50,10 @@ _PII_PLACEHOLDERS: Final = {
 _OTHER_PLACEHOLDERS: Final = {
     "canary": "[CANARY]",
     "exfiltration_link": "[LINK]",
+    "exfiltration_resource": "[LINK]",
     "deny_term": "[DENIED]",
+    "bidi_control": "",
+    "ip_internal": "[IP]",
 }
 
 

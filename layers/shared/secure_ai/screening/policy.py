@@ -1,7 +1,8 @@
 """Screening policy: per client and versioned, it decides what each finding leads to.
 
-Actions are looked up by finding type first (`email`, `aws_access_key`), then by detector
-(`pii`, `secrets`); a type that neither names is blocked. Moderation and schema findings cover
+Actions are looked up by finding type first (`email`, `aws_access_key`), then by the built-in
+action of a type the registry sets apart (`ip_internal` is allowed), then by detector (`pii`,
+`secrets`); a type that none of these names is blocked. Moderation and schema findings cover
 the whole text, so they can be allowed or blocked but not redacted.
 
 A detector that fails or overruns its time budget is `unavailable`, which blocks unless the
@@ -11,7 +12,7 @@ detector is listed in `fail_open`; the verdict then names it in `failed_open`.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Annotated, Final, Literal
 
@@ -25,15 +26,28 @@ from pydantic import (
     model_validator,
 )
 
-from secure_ai.screening.findings import DETECTORS, FINDING_TYPES, DetectorName
+from secure_ai.screening.findings import ACTION_RANK, Action, DetectorName
+from secure_ai.screening.registry import (
+    DEFAULT_ACTIONS,
+    DEFAULT_TIMEOUTS_MS,
+    DETECTORS,
+    FINDING_TYPES,
+    WHOLE_TEXT_DETECTORS,
+)
 
-Action = Literal["allow", "redact", "block"]
-ACTION_RANK: Final[dict[Action, int]] = {"allow": 0, "redact": 1, "block": 2}
+__all__ = ["ACTION_RANK", "DEFAULT_POLICY", "Action", "Policy"]
 
 
 def _read_only[K, V](value: Mapping[K, V]) -> Mapping[K, V]:
     # A frozen model with a plain dict inside could still be mutated through it.
     return MappingProxyType(dict(value))
+
+
+def _known_detectors[T: Iterable[str]](names: T) -> T:
+    unknown = sorted(set(names) - set(DETECTORS))
+    if unknown:
+        raise ValueError(f"unknown detector: {unknown[0]}")
+    return names
 
 
 ActionMap = Annotated[
@@ -46,24 +60,17 @@ Thresholds = Annotated[
 ]
 TimeoutMap = Annotated[
     Mapping[DetectorName, Annotated[float, Field(gt=0.0, le=30_000.0)]],
+    AfterValidator(_known_detectors),
     AfterValidator(_read_only),
     PlainSerializer(dict, return_type=dict[str, float]),
 ]
 
 # Sets serialise sorted, so one policy always dumps to the same JSON.
-DetectorSet = Annotated[frozenset[DetectorName], PlainSerializer(sorted, return_type=list[DetectorName])]
-
-DEFAULT_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
-    {
-        "pii": "redact",
-        "secrets": "block",
-        "canary": "block",
-        "exfiltration": "block",
-        "deny_terms": "block",
-        "moderation": "block",
-        "schema": "block",
-    }
-)
+DetectorSet = Annotated[
+    frozenset[DetectorName],
+    AfterValidator(_known_detectors),
+    PlainSerializer(sorted, return_type=list[DetectorName]),
+]
 # Starting points for omni-moderation-latest; lower where a miss costs more.
 DEFAULT_MODERATION_THRESHOLDS: Final[Mapping[str, float]] = MappingProxyType(
     {
@@ -82,19 +89,11 @@ DEFAULT_MODERATION_THRESHOLDS: Final[Mapping[str, float]] = MappingProxyType(
         "violence/graphic": 0.4,
     }
 )
-DEFAULT_TIMEOUTS_MS: Final[Mapping[DetectorName, float]] = MappingProxyType(
-    {
-        "moderation": 2500.0,
-        "pii": 1000.0,
-        "secrets": 1000.0,
-        "canary": 1000.0,
-        "exfiltration": 1000.0,
-        "deny_terms": 1000.0,
-        "schema": 1000.0,
-    }
-)
-_WHOLE_TEXT_DETECTORS: Final = frozenset({"moderation", "schema"})
+# Regions whose national phone formats are recognised (ISO 3166 alpha-2, as libphonenumber names them).
+DEFAULT_PHONE_REGIONS: Final = ("US", "GB", "CA", "AU", "DE", "FR", "IN", "JP")
 MAX_DENY_TERMS: Final = 500
+# Built-in actions for single finding types (not whole detectors): they hold unless a policy names the type.
+_TYPE_DEFAULTS: Final = {key: action for key, action in DEFAULT_ACTIONS.items() if key in FINDING_TYPES}
 
 
 class Policy(BaseModel):
@@ -114,6 +113,11 @@ class Policy(BaseModel):
     )
     timeouts_ms: TimeoutMap = Field(default_factory=lambda: DEFAULT_TIMEOUTS_MS)
     fail_open: DetectorSet = frozenset()
+    # What happens to a secret found in the caller's input before the model sees it.
+    input_secrets: Literal["redact", "block"] = "redact"
+    phone_regions: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = Field(
+        default=DEFAULT_PHONE_REGIONS, max_length=50
+    )
 
     @field_validator("actions")
     @classmethod
@@ -122,7 +126,7 @@ class Policy(BaseModel):
             if key not in FINDING_TYPES and key not in DETECTORS:
                 raise ValueError(f"unknown finding type or detector: {key}")
             detector = FINDING_TYPES.get(key, key)
-            if action == "redact" and detector in _WHOLE_TEXT_DETECTORS:
+            if action == "redact" and detector in WHOLE_TEXT_DETECTORS:
                 raise ValueError(f"{key} findings cover the whole text: allow or block, not redact")
         return actions
 
@@ -137,6 +141,18 @@ class Policy(BaseModel):
             cleaned.add(name)
         return frozenset(cleaned)
 
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions_libphonenumber_knows(cls, regions: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked on load, so a typo is refused when the policy is written, not at screening time
+        # (where the PII detector would fail closed on every text). Imported only for custom regions.
+        from phonenumbers import SUPPORTED_REGIONS  # noqa: PLC0415 - ~50 ms, rarely needed
+
+        unknown = sorted(set(regions) - SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(f"unknown phone region: {unknown[0]}")
+        return regions
+
     @model_validator(mode="after")
     def _fail_open_names_enabled_detectors(self) -> Policy:
         if not self.fail_open <= self.detectors:
@@ -144,8 +160,14 @@ class Policy(BaseModel):
         return self
 
     def action_for(self, finding_type: str, detector: DetectorName) -> Action:
-        """The action for a finding: by type, else by detector, else block."""
-        return self.actions.get(finding_type) or self.actions.get(detector) or "block"
+        """The action for a finding: by type, else the built-in action for a type the registry sets
+        apart (`ip_internal`), else by detector, else block."""
+        return (
+            self.actions.get(finding_type)
+            or _TYPE_DEFAULTS.get(finding_type)
+            or self.actions.get(detector)
+            or "block"
+        )
 
     def timeout_for(self, detector: DetectorName) -> float:
         """The time budget of `detector`, in milliseconds."""

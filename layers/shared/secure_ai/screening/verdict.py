@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from secure_ai.screening.findings import DetectorName
-from secure_ai.screening.policy import Action
+from secure_ai.screening.findings import Action, DetectorName
 
 UnavailableReason = Literal["error", "timeout", "not_configured"]
 MAX_VERDICT_FINDINGS: Final = 200
@@ -46,10 +46,16 @@ class Verdict(BaseModel):
     latency_ms: dict[str, float]
     unavailable: dict[DetectorName, UnavailableReason]
     failed_open: tuple[DetectorName, ...]
-    content_digest: str
+    # HMAC of exactly the released text under the deployment's key; none when nothing is released.
+    content_digest: str | None
     redacted_text: str | None = None
 
 
-def content_digest(data: bytes) -> str:
-    """The RFC 9530 `sha-256=:<base64>:` digest of `data`."""
-    return f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
+def keyed_digest(key: bytes, data: bytes) -> str:
+    """`hmac-sha256=:<base64>:` of `data` under `key`.
+
+    Keyed, because a plain hash next to a redacted text lets anyone confirm a guess of what was
+    redacted; without the deployment's key no one can compute one.
+    """
+    mac = hmac.new(key, data, hashlib.sha256).digest()
+    return f"hmac-sha256=:{base64.b64encode(mac).decode()}:"
