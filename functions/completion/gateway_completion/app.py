@@ -24,6 +24,7 @@ from secure_ai.policy_catalog import PolicyCatalog
 from secure_ai.proxy_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai.quota import UsageLedger
 from secure_ai.settings import CompletionSettings
+from secure_ai.verdict_digest_key import load_verdict_digest_key
 
 logger = service_logger()
 metrics = service_metrics()
@@ -36,6 +37,11 @@ install_error_handlers(app, logger, metrics)
 def settings() -> CompletionSettings:
     """Validated once per execution environment."""
     return CompletionSettings.from_environ(os.environ)
+
+
+def verdict_digest_key() -> bytes:
+    """This deployment's verdict-digest key, through the cached secrets provider; fails closed."""
+    return load_verdict_digest_key(settings().verdict_digest_key_secret_arn)
 
 
 @cache
@@ -56,6 +62,7 @@ def completion_service() -> CompletionService:
         moderation=model_access.moderation,
         policies=PolicyCatalog(),
         seal_response=seal_response,
+        digest_key=verdict_digest_key,
         default_model=settings().default_model,
         clock=time.time,
         on_settlement_failure=settlement_failed,

@@ -2,15 +2,40 @@
 
 Strict: unknown fields are refused (a typo or a parameter we do not screen for must not pass
 silently), messages carry text only, and every bound is explicit. Pure: no SDK imports.
+
+Every field of `ChatCompletionRequest` is forwarded to the model provider; how each is made safe
+first (written here, not in the class docstring, which the public OpenAPI document shows):
+
+- `model`: resolved from the `default` alias and checked against the client's allow-list.
+- `messages[].role`, `response_format.type`, `json_schema.strict`: fixed vocabularies.
+- `max_tokens`, `max_completion_tokens`: capped by the client's record; `temperature`,
+  `top_p`, `seed`: bounded numbers. None of these can carry a caller's data.
+- Free text, in `caller_texts` order: each message's `content` (each text part separately),
+  each `stop` sequence, `user`, `json_schema.description`, and inside `json_schema.schema`
+  every string value (`const`, `enum`, `default`, `examples`, `description`, `title`,
+  `pattern`, `$ref`, …) and every property name. Property names are rewritten too: a name can
+  be a caller's e-mail address, and one value always gets one placeholder, so `required`
+  and `$ref` still agree with `properties`. The completion service redacts secrets in these
+  (or refuses) and pseudonymises PII; the answer is screened against the ORIGINAL schema,
+  after the caller's values are restored.
+- Verbatim, in `verbatim_texts`: `messages[].name` and `json_schema.name` (their grammar,
+  `[A-Za-z0-9_-]`, has no room for a placeholder) and every number in the schema (a number
+  cannot become a placeholder without changing the schema). These are forwarded as written,
+  so a request where one of them carries PII or a secret is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from secure_ai.errors import BadRequest
+from secure_ai.json_bounds import value_depth_within
 
 MAX_MESSAGES = 256
 MAX_TEXT_CHARS = 256 * 1024
@@ -42,9 +67,11 @@ class ChatMessage(_Strict):
             return self.content
         return "\n".join(part.text for part in self.content)
 
-    def with_text(self, text: str) -> ChatMessage:
-        """The same message with its text replaced (parts collapse into one string)."""
-        return self.model_copy(update={"content": text})
+    def _rewritten(self, rewrite: Callable[[str], str]) -> ChatMessage:
+        if isinstance(self.content, str):
+            return self.model_copy(update={"content": rewrite(self.content)})
+        parts = [part.model_copy(update={"text": rewrite(part.text)}) for part in self.content]
+        return self.model_copy(update={"content": parts})
 
 
 class JsonSchemaFormat(_Strict):
@@ -56,6 +83,14 @@ class JsonSchemaFormat(_Strict):
     strict: bool | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_depth_bounded(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        # jsonschema recurses once per level: a schema too deep is the client's 400, here.
+        if not value_depth_within(schema):
+            raise ValueError("schema nests too deep")
+        return schema
 
 
 class ResponseFormat(_Strict):
@@ -105,6 +140,88 @@ class ChatCompletionRequest(_Strict):
         if self.response_format is not None and self.response_format.json_schema is not None:
             return self.response_format.json_schema.schema_
         return None
+
+    def caller_texts(self) -> list[str]:
+        """Every free-text string forwarded to the model, in a fixed order (see the module docstring)."""
+        seen: list[str] = []
+
+        def record(text: str) -> str:
+            seen.append(text)
+            return text
+
+        self._rewritten(record)
+        return seen
+
+    def with_caller_texts(self, texts: Sequence[str]) -> ChatCompletionRequest:
+        """This request with its `caller_texts` replaced, in the same order, by `texts`.
+
+        Raises `BadRequest` if two schema property names become one (their values share a
+        placeholder): merging them would silently change the schema.
+        """
+        replacements = iter(texts)
+        rewritten = self._rewritten(lambda _: next(replacements))
+        if next(replacements, None) is not None:
+            raise ValueError("more texts than the request has")
+        return rewritten
+
+    def verbatim_texts(self) -> list[str]:
+        """Strings forwarded exactly as written: message names, the schema's name, schema numbers."""
+        texts = [message.name for message in self.messages if message.name is not None]
+        json_schema = self.response_format.json_schema if self.response_format is not None else None
+        if json_schema is not None:
+            texts.append(json_schema.name)
+            texts.extend(_numbers_in(json_schema.schema_))
+        return texts
+
+    def _rewritten(self, rewrite: Callable[[str], str]) -> ChatCompletionRequest:
+        # One walk for reading and for writing, so the two can never disagree on the order.
+        messages = [message._rewritten(rewrite) for message in self.messages]
+        update: dict[str, Any] = {"messages": messages}
+        if isinstance(self.stop, str):
+            update["stop"] = rewrite(self.stop)
+        elif self.stop is not None:
+            update["stop"] = [rewrite(sequence) for sequence in self.stop]
+        if self.user is not None:
+            update["user"] = rewrite(self.user)
+        if self.response_format is not None and self.response_format.json_schema is not None:
+            json_schema = self.response_format.json_schema
+            schema_update: dict[str, Any] = {"schema_": _rewritten_json(json_schema.schema_, rewrite)}
+            if json_schema.description is not None:
+                schema_update["description"] = rewrite(json_schema.description)
+            update["response_format"] = self.response_format.model_copy(
+                update={"json_schema": json_schema.model_copy(update=schema_update)}
+            )
+        return self.model_copy(update=update)
+
+
+def _rewritten_json(value: Any, rewrite: Callable[[str], str]) -> Any:
+    """`value` with every string and object key rewritten; depth is bounded by the validator."""
+    if isinstance(value, str):
+        return rewrite(value)
+    if isinstance(value, list):
+        return [_rewritten_json(item, rewrite) for item in value]
+    if isinstance(value, dict):
+        rewritten: dict[str, Any] = {}
+        for key, item in value.items():
+            new_key = rewrite(key)
+            if new_key in rewritten:
+                raise BadRequest("schema_property_names_collide")
+            rewritten[new_key] = _rewritten_json(item, rewrite)
+        return rewritten
+    return value
+
+
+def _numbers_in(value: Any) -> list[str]:
+    """Every number in a JSON value, as JSON writes it (booleans are not numbers)."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [json.dumps(value)]
+    if isinstance(value, list):
+        return [number for item in value for number in _numbers_in(item)]
+    if isinstance(value, dict):
+        return [number for item in value.values() for number in _numbers_in(item)]
+    return []
 
 
 class RequestPlaintext(_Strict):

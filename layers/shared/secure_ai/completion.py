@@ -1,9 +1,14 @@
 """One encrypted chat completion, end to end inside the completion function.
 
 verified body → decrypt (strict, context bound to client and request) → validate the OpenAI request
-→ client policy (scope, model, token cap) → reserve budget → pseudonymise input PII and plant a canary
-→ model call → settle budget → screen the answer → restore pseudonyms → encrypt the answer to the
-client's resp_key. Nothing decrypted is logged; every failure is one of the project's exceptions.
+→ client policy (scope, model, token cap) → screening policy, output schema, digest key, model
+client → input secrets redacted (or refused), input PII pseudonymised, canary planted → reserve
+budget → model call → settle budget → release (restore pseudonyms in plain text, screen the
+restored text, keep what the verdict allows) → encrypt the answer to the client's resp_key.
+
+Every refusal that does not depend on the answer happens before the budget is reserved, so a
+refused request costs no tokens. Nothing decrypted is logged; every failure is one of the
+project's exceptions.
 """
 
 from __future__ import annotations
@@ -11,21 +16,23 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pydantic import ValidationError
 
 from secure_ai.chat_request import ChatCompletionRequest, ChatMessage, RequestPlaintext
 from secure_ai.clients.records import ClientRecord
 from secure_ai.errors import BadRequest, DependencyUnavailable, Forbidden, GatewayError
+from secure_ai.json_bounds import check_json_depth
 from secure_ai.model_gateway import ModelAnswer
 from secure_ai.proxy_call import AuthorizedCall
 from secure_ai.quota import Budget, Reservation, estimate_prompt_tokens
 from secure_ai.screening.canary import new_canary
+from secure_ai.screening.input_secrets import redact_input_secrets
 from secure_ai.screening.moderation import ModerationPort
 from secure_ai.screening.policy import Policy
 from secure_ai.screening.pseudonymise import Pseudonymiser
-from secure_ai.screening.screen import screen_text
+from secure_ai.screening.release import release
 from secure_ai.screening.verdict import Verdict
 
 CHAT_ROUTE = "/v1/chat/completions"
@@ -75,6 +82,13 @@ class CompletionResult:
     total_tokens: int
 
 
+class ProtectedRequest(NamedTuple):
+    """The request as the model receives it, and the pseudonyms to restore its answer with."""
+
+    forwarded: ChatCompletionRequest
+    pseudonyms: Pseudonymiser
+
+
 def canary_instruction(canary: str) -> str:
     """The system message that plants the canary: a leak of the system prompt carries it out."""
     return (
@@ -96,6 +110,7 @@ class CompletionService:
         moderation: Callable[[], ModerationPort],
         policies: Policies,
         seal_response: Callable[..., bytes],
+        digest_key: Callable[[], bytes],
         default_model: str,
         clock: Callable[[], float],
         on_settlement_failure: Callable[[GatewayError], None] = lambda _: None,
@@ -107,6 +122,8 @@ class CompletionService:
         self._moderation = moderation
         self._policies = policies
         self._seal_response = seal_response
+        # The deployment's verdict-digest key: the verdict's digest of the released text is keyed.
+        self._digest_key = digest_key
         self._default_model = default_model
         self._clock = clock
         self._on_settlement_failure = on_settlement_failure
@@ -121,42 +138,47 @@ class CompletionService:
         plaintext = parse_plaintext(opened.plaintext)
         record = self._client(call.client_id)
         request = self._admitted_request(plaintext.request, record)
-        policy = self._policies.policy(record.policy_id)
 
-        pseudonyms = Pseudonymiser()
+        # Everything that can refuse without the answer is settled here, before a token is reserved.
+        policy = self._policies.policy(record.policy_id)
+        schema = checked_output_schema(request)
+        digest_key = self._digest_key()
+        model = self._model()
+        moderation = self._moderation()
         canary = new_canary()
-        forwarded = protect_input(request, pseudonyms, canary)
+        protected = protect_input(request, policy, canary)
+
         limit = request.requested_max_tokens or record.max_tokens
         reservation = self._ledger.reserve(
             call.client_id,
-            estimate_prompt_tokens(message.text() for message in forwarded.messages) + limit,
+            estimate_prompt_tokens(message.text() for message in protected.forwarded.messages) + limit,
             Budget(tokens=record.token_budget, requests=record.request_budget),
             self._clock(),
         )
         try:
-            answer = self._model().complete(forwarded)
+            answer = model.complete(protected.forwarded)
         except GatewayError:
             self._settle(reservation, 0)
             raise
         self._settle(reservation, answer.total_tokens)
 
-        verdict = screen_text(
+        released = release(
             answer.text,
+            protected.pseudonyms,
             policy,
             canary=canary,
-            schema=request.output_schema(),
-            moderation=self._moderation(),
+            schema=schema,
+            moderation=moderation,
+            digest_key=digest_key,
         )
-        payload = response_payload(
-            call.req_id, answer, verdict, released_text(verdict, answer.text, pseudonyms)
-        )
+        payload = response_payload(call.req_id, answer, released.verdict, released.text)
         envelope = self._seal_response(
             json.dumps(payload, separators=(",", ":")).encode(),
             resp_key=plaintext.resp_key,
             req_id=call.req_id,
         )
         return CompletionResult(
-            envelope=envelope, decision=verdict.decision, total_tokens=answer.total_tokens
+            envelope=envelope, decision=released.verdict.decision, total_tokens=answer.total_tokens
         )
 
     def _client(self, client_id: str) -> ClientRecord:
@@ -189,28 +211,49 @@ class CompletionService:
 
 def parse_plaintext(plaintext: bytes) -> RequestPlaintext:
     """The decrypted JSON, strictly; its content never reaches an error message."""
+    check_json_depth(plaintext)
     try:
         return RequestPlaintext.model_validate_json(plaintext)
     except ValidationError:
         raise BadRequest("request_invalid") from None
 
 
-def protect_input(
-    request: ChatCompletionRequest, pseudonyms: Pseudonymiser, canary: str
-) -> ChatCompletionRequest:
-    """Input PII replaced by per-request placeholders; a canary system message planted first."""
-    messages = [ChatMessage(role="system", content=canary_instruction(canary))]
-    messages += [message.with_text(pseudonyms.pseudonymise(message.text())) for message in request.messages]
-    return request.model_copy(update={"messages": messages})
-
-
-def released_text(verdict: Verdict, text: str, pseudonyms: Pseudonymiser) -> str | None:
-    """What the client may read: nothing if blocked, the redacted text if redacted; pseudonyms restored."""
-    if verdict.decision == "block":
+def checked_output_schema(request: ChatCompletionRequest) -> dict[str, Any] | None:
+    """The request's output schema, refused (`UnsafeSchema`, a 400) if it is unsafe to validate with."""
+    schema = request.output_schema()
+    if schema is None:
         return None
-    if verdict.decision == "redact":
-        return pseudonyms.restore(verdict.redacted_text or "")
-    return pseudonyms.restore(text)
+    # jsonschema costs tens of milliseconds to import and only structured-output requests need it.
+    from secure_ai.screening.schema import check_schema  # noqa: PLC0415
+
+    check_schema(schema)
+    return schema
+
+
+def protect_input(request: ChatCompletionRequest, policy: Policy, canary: str) -> ProtectedRequest:
+    """The request the model may see: secrets redacted (or the request refused, as `policy` says),
+    PII pseudonymised in every caller-written field, and a canary system message planted first.
+
+    Raises `BadRequest` for a secret under `input_secrets: block`, and for a field forwarded as
+    written (a message name, a schema number) that carries PII or a secret.
+    """
+    # Deduplicated: a schema repeats its numbers (bounds, lengths), and each check normalises afresh.
+    if any(is_sensitive(text, policy) for text in set(request.verbatim_texts())):
+        raise BadRequest("verbatim_field_sensitive")
+    redacted = [redact_input_secrets(text) for text in request.caller_texts()]
+    if policy.input_secrets == "block" and any(item.secrets for item in redacted):
+        raise BadRequest("input_secret")
+    pseudonyms = Pseudonymiser([item.text for item in redacted], phone_regions=policy.phone_regions)
+    forwarded = request.with_caller_texts(pseudonyms.texts)
+    messages = [ChatMessage(role="system", content=canary_instruction(canary)), *forwarded.messages]
+    return ProtectedRequest(forwarded.model_copy(update={"messages": messages}), pseudonyms)
+
+
+def is_sensitive(text: str, policy: Policy) -> bool:
+    """Whether `text` holds a secret or PII the pseudonymiser would replace."""
+    if redact_input_secrets(text).secrets:
+        return True
+    return Pseudonymiser([text], phone_regions=policy.phone_regions).texts[0] != text
 
 
 def response_payload(req_id: str, answer: ModelAnswer, verdict: Verdict, text: str | None) -> dict[str, Any]:

@@ -132,10 +132,11 @@ def test_a_canary_is_planted_and_an_answer_leaking_it_is_blocked(
 def test_an_answer_carrying_a_secret_is_blocked_and_its_text_withheld(
     send: Send, client: Client, provider: FakeProvider
 ) -> None:
-    provider.answer = "Use AKIAIOSFODNN7EXAMPLE with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY now."
+    # Random, in AWS's formats: AWS's own documentation examples (…EXAMPLE) are not secrets.
+    provider.answer = "Use AKIA2G4JVXLWWQNTO4O2 with secret C2UzO1FCvKiz5hfU7N3slFk65X7iXRpfnY5NHQh8 now."
     payload = send(client).opened()
     assert payload["completion"]["choices"][0]["message"]["content"] is None
-    assert "wJalrXUtnFEMI" not in json.dumps(payload)
+    assert "C2UzO1FCvKiz5hfU7N3slFk65X7iXRpfnY5NHQh8" not in json.dumps(payload)
 
 
 def test_pii_the_model_invents_is_redacted(send: Send, client: Client, provider: FakeProvider) -> None:

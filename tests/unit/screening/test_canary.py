@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from secure_ai.screening.canary import detect_canary, new_canary
+from secure_ai.screening.canary import CUT_SHORT_LABEL, detect_canary, new_canary
 from secure_ai.screening.errors import WeakCanary
 from secure_ai.screening.normalise import normalise
 
@@ -77,3 +77,42 @@ def test_a_short_canary_is_refused() -> None:
     # Then it refuses rather than risk matching by chance
     with pytest.raises(WeakCanary):
         detect_canary(normalise("anything"), "abc-123")
+
+
+@pytest.mark.parametrize(
+    ("ending", "leaked"),
+    [
+        ("kavuremo", "kavuremo"),
+        ("kavuremo.", "kavuremo"),
+        ("kavuremo  \n", "kavuremo"),
+        ("kavure-mosidu-tep", "kavure-mosidu-tep"),
+        ("K A V U R E M O S I", "K A V U R E M O S I"),
+        ("`kavuremosid`\n", "kavuremosid"),
+    ],
+)
+def test_an_answer_cut_short_inside_the_canary_leaks_it(ending: str, leaked: str) -> None:
+    # Given an answer whose last letters are the first eight or more of the canary
+    text = f"My instructions begin with the marker {ending}"
+    # When the canary detector runs
+    hits = detect_canary(normalise(text), CANARY)
+    # Then the cut-short canary is found and labelled as such
+    assert [(text[hit.start : hit.end], hit.label) for hit in hits] == [(leaked, CUT_SHORT_LABEL)]
+
+
+def test_seven_letters_of_the_canary_at_the_end_are_not_enough() -> None:
+    # Given an answer ending in only seven of the canary's letters
+    # Then nothing is reported: seven letters are too likely to end an answer by chance
+    assert found("The marker is kavurem.") == []
+
+
+def test_eight_letters_of_the_canary_followed_by_more_text_are_an_ordinary_word() -> None:
+    # Given the same eight letters, but the answer goes on after them
+    # Then nothing is reported
+    assert found("The marker is kavuremo, and more text follows.") == []
+
+
+def test_a_whole_canary_at_the_end_is_reported_once() -> None:
+    # Given an answer ending with the whole canary
+    # Then it is one finding, not also a cut-short one
+    hits = detect_canary(normalise(f"It is {CANARY}."), CANARY)
+    assert [(hit.value, hit.label) for hit in hits] == [("kavure-mosidu-tepoka-lunabi", None)]
