@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from secure_ai.screening.credentials import detect_secrets
-from secure_ai.screening.findings import FINDING_TYPES, SECRET_TYPES, DetectorName
+from secure_ai.screening.findings import SECRET_TYPES, DetectorName
 from secure_ai.screening.normalise import normalise
 from secure_ai.screening.policy import Policy
+from secure_ai.screening.registry import FINDING_TYPES
 from secure_ai.screening.screen import screen_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,8 @@ def corpus_policy() -> Policy:
     return Policy(
         policy_id="bench",
         version=1,
-        detectors=frozenset(PATTERN_DETECTORS),
-        actions=dict.fromkeys(PATTERN_DETECTORS, "allow"),
+        detectors=frozenset({*PATTERN_DETECTORS, "bidi"}),
+        actions=dict.fromkeys({*PATTERN_DETECTORS, "bidi"}, "allow"),
         allowed_hosts=frozenset(config["allowed_hosts"]),
         deny_terms=tuple(config["deny_terms"]),
     )
@@ -104,6 +105,10 @@ def bench_throughput(corpus: list[dict[str, Any]], policy: Policy) -> None:
             parts = ", ".join(f"{name} {value:.2f}" for name, value in verdict.latency_ms.items())
             rate = len(text.encode()) / seconds / 1e6
             print(f"{kind:>6} {label:>6} {seconds * 1000:9.3f} {rate:8.1f}   {parts}")
+            # The parsers (markdown-it, lexbor, tinycss2, ada-url) run inside the exfiltration detector.
+            total = sum(verdict.latency_ms.values())
+            share = verdict.latency_ms.get("exfiltration", 0.0) / total if total else 0.0
+            print(f"{'':>15} parsers' share of detector time (exfiltration render): {share:.0%}")
 
 
 # label -> repeated unit, or (head, repeated unit)
@@ -136,6 +141,18 @@ ADVERSARIAL: dict[str, str | tuple[str, str]] = {
     "URL then )))": ("https://e.x/?d=abcdefghij", ")"),
     "URL then ...": ("https://e.x/?d=abcdefghij", "."),
     "JWT long tail": ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0", "a"),
+    # Markup for the render: what a markdown, HTML or URL parser could choke on.
+    "[ run": "[",
+    "[a](b) run": "[a](b) ",
+    "<img src=": '<img src="https://e.x/p.png"> ',
+    "<<<< run": "<",
+    "&# run": "&#",
+    "\\/ run": "https:\\/\\/e.x\\/ ",
+    "| a | table": "| a | b |\n",
+    "> quotes": "> ",
+    "bare URLs": "https://e.x/a ",
+    "RLO/PDF": "\u202ea\u202c",
+    "tag chars": "\U000e0041",
 }
 
 
@@ -143,7 +160,8 @@ def bench_adversarial(policy: Policy) -> None:
     print("\n== 2. Adversarial inputs (screen_text, all local detectors); linear means 1MB/100KB ~ 10")
     print("   (sub-20 ms rows run at memory speed; past ~500 KB the working set leaves the CPU cache)")
     print(f"{'input':>14} {'1KB ms':>9} {'100KB ms':>9} {'1MB ms':>9} {'1MB/100KB':>10}")
-    worst = 0.0
+    worst, worst_label = 0.0, ""
+    refused: list[str] = []
     for label, spec in ADVERSARIAL.items():
         head, unit = spec if isinstance(spec, tuple) else ("", spec)
         times = {}
@@ -152,12 +170,18 @@ def bench_adversarial(policy: Policy) -> None:
             repeat = 3 if size_label != "1MB" else 1
             times[size_label] = timed(lambda text=text: screen_text(text, policy, canary=CANARY), repeat)  # type: ignore[misc]
         ratio = times["1MB"] / max(times["100KB"], 1e-9)
-        worst = max(worst, times["1MB"])
+        if times["1MB"] > worst:
+            worst, worst_label = times["1MB"], label
+        verdict = screen_text(fill(unit, SIZES["1MB"], head), policy, canary=CANARY)
+        if verdict.unavailable:
+            refused.append(f"{label} ({', '.join(f'{k}: {v}' for k, v in verdict.unavailable.items())})")
         print(
             f"{label:>14} {times['1KB'] * 1000:9.2f} {times['100KB'] * 1000:9.1f} {times['1MB'] * 1000:9.1f}"
             f" {ratio:10.1f}"
         )
-    print(f"worst 1MB adversarial time: {worst * 1000:.0f} ms")
+    print(f"worst 1MB adversarial time: {worst * 1000:.0f} ms ({worst_label})")
+    # A render over its budget is refused (the detector is unavailable, the text blocks): bounded, not linear.
+    print(f"1MB inputs refused as over budget (blocked, fail closed): {'; '.join(refused) or 'none'}")
 
 
 def bench_corpus(corpus: list[dict[str, Any]], policy: Policy) -> None:
@@ -198,10 +222,8 @@ def bench_detect_secrets(corpus: list[dict[str, Any]]) -> None:
     total_bytes = sum(len(text.encode()) for text in texts)
 
     def ours() -> list[list[str]]:
-        return [
-            [hit.value for hit in detect_secrets(normalise(text))]  # spans are checked in the corpus test
-            for text in texts
-        ]
+        # What was found, as written in the text (a hit's value is its decoded, normalised form).
+        return [[text[hit.start : hit.end] for hit in detect_secrets(normalise(text))] for text in texts]
 
     with default_settings():
         # Verification would make network calls; it is a filter, and it must be off.

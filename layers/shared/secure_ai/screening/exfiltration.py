@@ -74,6 +74,7 @@ _MIN_HEX_LABEL: Final = 16
 _HEX: Final = frozenset("0123456789abcdef")
 _MAX_WORD: Final = 15
 _WORD_RUNS: Final = re.compile(r"[^0-9A-Za-z]+")
+_TAG_CHARACTER: Final = re.compile("[\U000e0020-\U000e007e]")
 
 
 def detect_exfiltration(
@@ -130,7 +131,10 @@ def _readings(view: NormalisedText) -> list[tuple[str, Callable[[int, int], tupl
     readings: list[tuple[str, Callable[[int, int], tuple[int, int]]]] = [
         (view.original, lambda start, end: (start, end))
     ]
-    if view.text != view.original:
+    # Only decoding changes what a renderer parses: NFKC, look-alikes and invisibles do not make
+    # markup, so a text without escapes or tag characters is rendered once.
+    decoded = view.decoded.text is not view.original or _TAG_CHARACTER.search(view.original) is not None
+    if decoded and view.text != view.original:
         readings.append((view.text, view.original_span))
     return readings
 

@@ -54,3 +54,15 @@ def test_a_closing_parenthesis_belongs_to_the_url_only_when_balanced() -> None:
         "https://e.example/a_(b)",
         "https://e.example/c",
     ]
+
+
+def test_bare_domains_deep_in_a_long_paragraph_are_found_with_their_offsets() -> None:
+    # Given a paragraph far longer than one linkify piece, with bare domains past its first piece
+    filler = "word " * 3000
+    text = f"{filler}see evil.com/a and {filler}mail bob@mail.com now"
+    found = {url: (start, end) for start, end, url in bare_urls(text)}
+    # Then each is found, at its own place in the whole text
+    start, end = found["http://evil.com/a"]
+    assert text[start:end] == "evil.com/a"
+    start, end = found["mailto:bob@mail.com"]
+    assert text[start:end] == "bob@mail.com"

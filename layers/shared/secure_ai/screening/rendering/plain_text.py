@@ -36,6 +36,7 @@ _BARE_URL: Final = (
 )
 _OPENERS: Final = frozenset(" \t\n\r\f(=\"'<[")
 _TRAILING_PUNCTUATION: Final = ".,;:!?*_'\""
+_CHUNK: Final = 4096
 
 
 def bare_urls(text: str) -> list[tuple[int, int, str]]:
@@ -56,10 +57,38 @@ def bare_urls(text: str) -> list[tuple[int, int, str]]:
     # the matches keeps offsets and spares linkify-it most of a URL-dense text.
     rest = _blanked(text, found)
     linkifier = _linkifier()
-    if linkifier.pretest(rest):
-        found.extend((link.index, link.last_index, link.url) for link in linkifier.match(rest) or ())
+    added = False
+    for offset, chunk in _chunks(rest):
+        if linkifier.pretest(chunk):
+            for link in linkifier.match(chunk) or ():
+                found.append((offset + link.index, offset + link.last_index, link.url))
+                added = True
+    if added:
         found.sort()
     return found
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """`text` in pieces of about `_CHUNK` characters, cut at white space (which no link crosses).
+
+    linkify-it re-slices the rest of its input after every link it finds, which is quadratic in a
+    long, link-dense paragraph; bounded pieces keep the whole pass linear. A run without white
+    space longer than a piece is cut where it is (a bare domain there is read in two halves; the
+    scheme URLs that matter are the RE2 pattern's).
+    """
+    if len(text) <= _CHUNK:
+        return [(0, text)]
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    while start < len(text):
+        end = min(start + _CHUNK, len(text))
+        if end < len(text):
+            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+            if cut > start:
+                end = cut
+        pieces.append((start, text[start:end]))
+        start = end
+    return pieces
 
 
 def _blanked(text: str, spans: list[tuple[int, int, str]]) -> str:
