@@ -35,6 +35,8 @@ from secure_ai.screening.normalise import NormalisedText
 if TYPE_CHECKING:
     from phonenumbers import PhoneMetadata, PhoneNumber
 
+# Regions whose national phone formats are recognised by default (ISO 3166 alpha-2, as libphonenumber
+# names them); a policy may set its own (`Policy.phone_regions`).
 DEFAULT_PHONE_REGIONS: Final = ("US", "GB", "CA", "AU", "DE", "FR", "IN", "JP")
 
 # Gaps a reader takes for one between digit groups. NFKC already turns no-break, figure, thin

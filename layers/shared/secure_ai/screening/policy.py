@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from secure_ai.screening.findings import ACTION_RANK, Action, DetectorName
+from secure_ai.screening.pii import DEFAULT_PHONE_REGIONS
 from secure_ai.screening.registry import (
     DEFAULT_ACTIONS,
     DEFAULT_TIMEOUTS_MS,
@@ -89,8 +90,6 @@ DEFAULT_MODERATION_THRESHOLDS: Final[Mapping[str, float]] = MappingProxyType(
         "violence/graphic": 0.4,
     }
 )
-# Regions whose national phone formats are recognised (ISO 3166 alpha-2, as libphonenumber names them).
-DEFAULT_PHONE_REGIONS: Final = ("US", "GB", "CA", "AU", "DE", "FR", "IN", "JP")
 MAX_DENY_TERMS: Final = 500
 # Built-in actions for single finding types (not whole detectors): they hold unless a policy names the type.
 _TYPE_DEFAULTS: Final = {key: action for key, action in DEFAULT_ACTIONS.items() if key in FINDING_TYPES}
