@@ -37,7 +37,6 @@ from secure_ai.screening.rendering.markdown import (
     PUSHED_AT,
     SPAN,
     TEXT_START,
-    ParseRecord,
     parse,
     render_html,
     render_inline_html,
@@ -210,21 +209,22 @@ class _View:
         self._budget = budget
         self._parsed, self._newlines = _markdown_input(source)
         self._lines = _Lines(self._parsed)
-        self._record: ParseRecord | None = None
+        self._definitions: dict[str, Span] = {}  # reference label -> URL span, set by render()
         self._rows: dict[int, int] = {}
         self._has_html = False
         self._seen: Counter[tuple[ResourceKind, str]] = Counter()
         self._code: list[Span] = []  # code spans and blocks, in the parsed text: shown, never loaded
 
     def render(self) -> None:
-        tokens, self._record = parse(self._parsed, self._budget)
+        tokens, record = parse(self._parsed, self._budget)
+        self._definitions = record.definitions
         in_cell = False
         for token in tokens:
             self._budget.spend()
             if token.type == "inline" and token.map is not None:
-                self._inline(token, in_cell)
+                self._inline(token, token.map[0], in_cell)
             elif token.type == "html_block" and token.map is not None:
-                self._html_block(token)
+                self._html_block(token, token.map[0], token.map[1])
             elif token.type == "definition" and token.map is not None:
                 self._markup(self._lines.span(token.map[0], token.map[1] - 1))
             elif token.type in ("fence", "code_block") and token.map is not None:
@@ -240,12 +240,9 @@ class _View:
 
     # Blocks.
 
-    def _inline(self, token: Token, in_cell: bool) -> None:
-        assert token.map is not None  # noqa: S101 - checked by the caller
+    def _inline(self, token: Token, first_line: int, in_cell: bool) -> None:
         content = token.content
-        mapping = _ContentMap(
-            content, token.map[0], self._parsed, self._lines, self._rows if in_cell else None
-        )
+        mapping = _ContentMap(content, first_line, self._parsed, self._lines, self._rows if in_cell else None)
         display = _Display()
         children = token.children or []
         raw_text_until = -1  # the children up to this index are inside a <style> or <script>
@@ -286,13 +283,12 @@ class _View:
         for (start, end), url in display.urls():
             self._add(url, "navigate", "bare_url", mapping.span(start, end), markup=True)
 
-    def _html_block(self, token: Token) -> None:
-        assert token.map is not None  # noqa: S101 - checked by the caller
+    def _html_block(self, token: Token, first_line: int, end_line: int) -> None:
         self._has_html = True
-        block = self._lines.span(token.map[0], token.map[1] - 1)
+        block = self._lines.span(first_line, end_line - 1)
         self._markup(block)
         content = token.content
-        mapping = _ContentMap(content, token.map[0], self._parsed, self._lines, None)
+        mapping = _ContentMap(content, first_line, self._parsed, self._lines, None)
         for url in html_urls(content, self._budget):
             self._add(
                 url.raw, url.kind, url.construct, mapping.span(url.start, url.end) if url.located else block
@@ -332,8 +328,7 @@ class _View:
 
     def _definition(self, token: Token, mapping: _ContentMap) -> Span:
         """The span of the URL of the definition a reference link uses, else of the link."""
-        assert self._record is not None  # noqa: S101 - set by render()
-        span = self._record.definitions.get(str(token.meta.get("label", "")))
+        span = self._definitions.get(str(token.meta.get("label", "")))
         return span if span is not None else mapping.span(*token.meta[SPAN])
 
     # Raw HTML inside paragraphs.
