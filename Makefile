@@ -51,6 +51,13 @@ $(SAM): $(UV) tools/sam-requirements.txt
 	$(UV) pip install --quiet --python $(TOOLS)/sam/bin/python --require-hashes -r tools/sam-requirements.txt
 	touch $@
 
+MUTMUT := $(TOOLS)/mutmut/bin/mutmut
+$(MUTMUT): $(UV) tools/mutmut-requirements.txt
+	rm -rf $(TOOLS)/mutmut
+	$(UV) venv --quiet $(TOOLS)/mutmut
+	$(UV) pip install --quiet --python $(TOOLS)/mutmut/bin/python --require-hashes -r tools/mutmut-requirements.txt
+	touch $@
+
 .PHONY: install
 install: $(VENV)/.synced $(SAM) $(CHECKOV) ## Create .venv (locked deps) and the sam/checkov tool environments
 
@@ -122,10 +129,15 @@ import-check: $(SAM) $(VENV)/.synced ## Build for this host's architecture; impo
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build-host --parameter-overrides Architecture=$(HOST_ARCH)
 	$(BIN)/python tools/check_built_imports.py .aws-sam/build-host $(PYTHON313)
 
+.PHONY: mutate
+mutate: $(VENV)/.synced $(MUTMUT) ## Mutation testing of the modules in [tool.mutmut] (slow; not part of make test)
+	rm -rf .mutmut/mutants
+	tools/mutate run $(MUTATE_ARGS)
+
 .PHONY: test
 test: install lock-check lint typecheck pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
 	@echo "make test: all checks passed"
 
 .PHONY: clean
 clean: ## Remove build output and environments
-	rm -rf .aws-sam $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .coverage
+	rm -rf .aws-sam $(VENV) $(TOOLS) .mutmut .mypy_cache .ruff_cache .pytest_cache .coverage
