@@ -15,12 +15,13 @@ judged by what loading it would send:
 - `exfiltration_link` (0.8): a link the reader would click or copy — markdown links and
   autolinks, linkified and bare URLs (`https:\\evil`, `//evil.tld` included), `<a>`/`<area>`
   `href`, form actions, `ping` — outside the allow-list, when it carries data: user info, a
-  query value of 8+ characters or a query of 24+, a fragment holding such values or a random
-  segment, a random-looking path segment of 20+ characters or one with 3+ percent-escapes, a
-  host label that is random (20+), long (40+) or punycode, or 7+ labels (data sent in the DNS
-  query), or a pseudonym (`<EMAIL_1>`, `%3CEMAIL_1%3E`) anywhere: restored after screening it
-  would put the client's data in the URL. `mailto:` and `tel:` carry data only in a query;
-  `javascript:`, `vbscript:` and `data:` links always count.
+  query value of 8+ characters, a query key that is random-looking (12+) or has 3+
+  percent-escapes, or a query of 24+, a fragment holding such pairs or a random segment, a
+  random-looking path segment of 20+ characters or one with 3+ percent-escapes, a host label
+  that is random (20+), long (40+), hex-encoded (16+) or punycode, or 7+ labels (data sent in
+  the DNS query), or a pseudonym (`<EMAIL_1>`, `%3CEMAIL_1%3E`) anywhere: restored after
+  screening it would put the client's data in the URL. `mailto:` and `tel:` carry data only in
+  a query; `javascript:`, `vbscript:` and `data:` links always count.
 
 The allow-list matches a host or its subdomains, compared as ada-url serialises them: an IDN
 is punycode, so a Cyrillic look-alike of an allowed host does not match it, and an IP literal
@@ -28,7 +29,7 @@ matches only when listed as written. Relative URLs stay on the client's origin a
 allowed.
 
 Not caught: URLs built by script; a URL cut by markup so that no renderer rejoins it; data
-below the thresholds in a link's path or host (short words read as navigation); open
+below the thresholds in a link's path, host or query keys (short words read as navigation); open
 redirects on an allowed host (`https://allowed.example/out?to=…`), whose host receives the data
 and is trusted by the policy; text too expensive to render within the budget, for which the
 detector fails (`RenderBudgetExceeded`) and blocks unless the policy fails open.
@@ -66,6 +67,7 @@ _MIN_QUERY_VALUE: Final = 8
 _MIN_QUERY: Final = 24
 _MIN_RANDOM_SEGMENT: Final = 20
 _MIN_RANDOM_FRAGMENT: Final = 12  # anchors are words (#getting-started); data is not
+_MIN_RANDOM_KEY: Final = 12  # keys are names (?sort=, ?utm_source=); data is not
 _MIN_PERCENT_ESCAPES: Final = 3
 _MIN_RANDOM_LABEL: Final = 20
 _MIN_LONG_LABEL: Final = 40
@@ -237,7 +239,12 @@ def _pairs_carry_data(query: str) -> bool:
     if len(query) >= _MIN_QUERY:
         return True
     values = [value for _, value in parse_qsl(query, keep_blank_values=True)]
-    return any(len(value) >= _MIN_QUERY_VALUE for value in values)
+    if any(len(value) >= _MIN_QUERY_VALUE for value in values):
+        return True
+    # The server receives the whole query, keys included: `?c2VjcmV0ZGF0YQ` carries its data in
+    # a key. A key is judged raw, as a path segment is (escapes counted, titles in words let go).
+    keys = [pair.partition("=")[0] for pair in query.split("&")]
+    return any(_segment_carries_data(key, _MIN_RANDOM_KEY) for key in keys)
 
 
 def _fragment_carries_data(fragment: str) -> bool:
