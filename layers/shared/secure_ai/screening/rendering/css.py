@@ -33,7 +33,7 @@ class CssUrl(NamedTuple):
 
 
 @cache
-def _component_values() -> Callable[..., list[Any]]:
+def css_tokenizer() -> Callable[..., list[Any]]:
     from tinycss2 import parse_component_value_list  # type: ignore[import-untyped]  # noqa: PLC0415
 
     return cast(Callable[..., list[Any]], parse_component_value_list)  # only text with CSS needs it
@@ -43,7 +43,7 @@ def css_urls(css: str) -> list[CssUrl]:
     """Every URL `css` (a stylesheet or a `style` attribute) makes a browser fetch."""
     if "(" not in css and "@" not in css:
         return []  # no url( and no @import: nothing to fetch, whatever the escapes
-    values = _component_values()(css, skip_comments=True)
+    values = css_tokenizer()(css, skip_comments=True)
     return _Walker(css).walk(values)
 
 

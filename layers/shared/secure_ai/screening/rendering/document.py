@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from secure_ai.screening.normalise import OffsetMap
+from secure_ai.screening.rendering import css, html, markdown, plain_text
 from secure_ai.screening.rendering.budget import RenderBudget
 from secure_ai.screening.rendering.css import css_urls
 from secure_ai.screening.rendering.html import SCRIPT_URL, html_urls, tag_name
@@ -79,6 +80,7 @@ def render(
     """
     if not any(char in text for char in _LINK_CHARACTERS):
         return RenderedText((), ())
+    load_parsers()
     budget = RenderBudget(budget_seconds, clock)
     found = _Found(len(text))
     _View(text, None, found, budget).render()
@@ -87,6 +89,21 @@ def render(
         decoded, offsets = unescaped
         _View(decoded, offsets, found, budget).render()
     return found.result()
+
+
+def load_parsers() -> None:
+    """Import and build every parser a render may use; after the first call, this costs nothing.
+
+    They load on a process's first render rather than at import, which every cold start would pay
+    for. And before the render's budget starts: the budget bounds the work a text causes, not a
+    one-time load, which on a cold or busy machine could exhaust it and, in `release`, keep the
+    caller's own values from being restored (tests/unit/screening/rendering/test_budget.py).
+    """
+    markdown.markdown_parser()
+    plain_text.linkifier()
+    plain_text.bare_url_pattern()
+    html.lexbor_parser_class()
+    css.css_tokenizer()
 
 
 class _Found:

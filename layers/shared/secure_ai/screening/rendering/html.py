@@ -85,7 +85,7 @@ class HtmlUrl(NamedTuple):
 
 
 @cache
-def _parser_class() -> type[LexborHTMLParser]:
+def lexbor_parser_class() -> type[LexborHTMLParser]:
     from selectolax.lexbor import LexborHTMLParser  # noqa: PLC0415 - only raw HTML needs lexbor
 
     return LexborHTMLParser
@@ -111,7 +111,7 @@ def html_urls(fragment: str, budget: RenderBudget, *, depth: int = 0) -> list[Ht
         budget.spend()
         reader.read(element)
     if "<body" in lowered or "<html" in lowered:
-        document = _parser_class()(fragment)
+        document = lexbor_parser_class()(fragment)
         for node in (document.body, document.root):
             if node is not None:
                 reader.read(node)
@@ -120,7 +120,7 @@ def html_urls(fragment: str, budget: RenderBudget, *, depth: int = 0) -> list[Ht
 
 def _elements(fragment: str) -> Iterator[LexborNode]:
     """The elements of `fragment` parsed in a template, nested templates' content in place."""
-    parser = _parser_class()(f"<template>{fragment}</template>")
+    parser = lexbor_parser_class()(f"<template>{fragment}</template>")
     root = parser.root
     if root is None:
         return

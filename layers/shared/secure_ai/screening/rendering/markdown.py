@@ -79,26 +79,26 @@ def parse(text: str, budget: RenderBudget) -> tuple[list[Token], ParseRecord]:
     record = ParseRecord(budget)
     token = _record.set(record)
     try:
-        return _markdown().parse(text, {}), record
+        return markdown_parser().parse(text, {}), record
     finally:
         _record.reset(token)
 
 
 def render_html(tokens: list[Token]) -> str:
     """The HTML a client's markdown-it would produce for `tokens`."""
-    md = _markdown()
+    md = markdown_parser()
     return str(md.renderer.render(tokens, md.options, {}))
 
 
 def render_inline_html(tokens: list[Token]) -> str:
     """The HTML of a run of inline tokens."""
-    md = _markdown()
+    md = markdown_parser()
     renderer = cast("RendererHTML", md.renderer)
     return renderer.renderInline(tokens, md.options, {})
 
 
 @cache
-def _markdown() -> MarkdownIt:
+def markdown_parser() -> MarkdownIt:
     # markdown-it-py costs ~100 ms to import: only a render pays for it, once per process.
     from markdown_it import MarkdownIt, helpers  # noqa: PLC0415
     from markdown_it.parser_block import ParserBlock  # noqa: PLC0415

@@ -42,7 +42,7 @@ _CHUNK: Final = 4096
 def bare_urls(text: str) -> list[tuple[int, int, str]]:
     """`(start, end, url)` for each URL a reader could open from `text`; `url` is what to parse."""
     found: list[tuple[int, int, str]] = []
-    for match in _bare_url().finditer(ScanTarget(text)):
+    for match in bare_url_pattern().finditer(ScanTarget(text)):
         start, end = match.span()
         if text[start] in _OPENERS:
             start += 1
@@ -56,11 +56,11 @@ def bare_urls(text: str) -> list[tuple[int, int, str]]:
     # only the rest, for what the pattern leaves out (bare domains, e-mail addresses). Blanking
     # the matches keeps offsets and spares linkify-it most of a URL-dense text.
     rest = _blanked(text, found)
-    linkifier = _linkifier()
+    linkify = linkifier()
     added = False
     for offset, chunk in _chunks(rest):
-        if linkifier.pretest(chunk):
-            for link in linkifier.match(chunk) or ():
+        if linkify.pretest(chunk):
+            for link in linkify.match(chunk) or ():
                 found.append((offset + link.index, offset + link.last_index, link.url))
                 added = True
     if added:
@@ -105,13 +105,13 @@ def _blanked(text: str, spans: list[tuple[int, int, str]]) -> str:
 
 
 @cache
-def _bare_url() -> Pattern:
+def bare_url_pattern() -> Pattern:
     # Compiled on first use (a few milliseconds): importing the screen should not pay for it.
     return Pattern(_BARE_URL)
 
 
 @cache
-def _linkifier() -> LinkifyIt:
+def linkifier() -> LinkifyIt:
     from linkify_it import LinkifyIt  # noqa: PLC0415 - only text with a link candidate needs it
 
     return LinkifyIt()
