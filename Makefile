@@ -22,7 +22,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST_ARCH := $(shell uname -m | sed -e 's/aarch64/arm64/')
 LAYER_REQUIREMENTS := layers/shared/requirements.txt
-EXPORT_LAYER := $(UV) export --frozen --no-dev --no-emit-project --no-header --format requirements-txt
+EXPORT_LAYER := $(UV) export --frozen --no-dev --package secure-ai-gateway --no-emit-workspace --no-header --format requirements-txt
 
 .PHONY: help
 help: ## List the targets

@@ -99,8 +99,8 @@ class LambdaContext:
 
 def authorizer_event(secret: bytes, key_id: str, nonce: str, now: int) -> dict[str, Any]:
     """A REST REQUEST authorizer event for one signed POST, as API Gateway builds it."""
-    from secure_ai.signing.content_digest import compute_content_digest
-    from secure_ai.signing.message_signature import SignedRequest, sign_request
+    from secure_ai_protocol.signing.content_digest import compute_content_digest
+    from secure_ai_protocol.signing.message_signature import SignedRequest, sign_request
 
     host = "abc123defg.execute-api.us-east-1.amazonaws.com"
     path = "/prod/v1/chat/completions"
@@ -188,7 +188,7 @@ class VerificationFixture:
 
     def new_authorizer(self) -> Any:
         """A RequestAuthorizer with a fresh in-memory nonce store (every event is new to it)."""
-        from secure_ai.authorization import RequestAuthorizer
+        from secure_ai_gateway.services.authorizer import RequestAuthorizer
 
         return RequestAuthorizer(
             keys=self.resolver, nonces=InMemoryNonces(), expected_tag=TAG, clock=time.time
@@ -202,7 +202,7 @@ class InMemoryNonces:
         self.seen: set[tuple[str, str]] = set()
 
     def remember(self, key_id: str, nonce: str, expires_at: int) -> None:
-        from secure_ai.errors import ReplayDetected
+        from secure_ai_protocol.errors import ReplayDetected
 
         if (key_id, nonce) in self.seen:
             raise ReplayDetected("replay")
@@ -211,8 +211,8 @@ class InMemoryNonces:
 
 def verification_fixture(event_count: int) -> VerificationFixture:
     """The real SigningKeyResolver over an in-memory store and unsealer, and `event_count` events."""
-    from secure_ai.clients.records import ClientRecord, KeyVersion
-    from secure_ai.clients.resolver import SigningKeyResolver
+    from secure_ai_gateway.client_registry.records import ClientRecord, KeyVersion
+    from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 
     secret = secrets.token_bytes(32)
     now = int(time.time())
@@ -258,9 +258,9 @@ def time_authorize(fixture: VerificationFixture, rounds: int) -> float:
 
 def time_stages(fixture: VerificationFixture, rounds: int) -> tuple[list[tuple[str, float]], float]:
     """CPU per stage of `authorize`, each timed alone over every event; and the bare HMAC floor."""
-    from secure_ai.signing.content_digest import parse_content_digest
-    from secure_ai.signing.gateway_request import request_from_authorizer_event
-    from secure_ai.signing.message_signature import (
+    from secure_ai_gateway.api.signed_request import request_from_authorizer_event
+    from secure_ai_protocol.signing.content_digest import parse_content_digest
+    from secure_ai_protocol.signing.message_signature import (
         check_window,
         parse_signature_headers,
         signature_base,

@@ -175,7 +175,7 @@ def instant_openai_client(*, api_key: str, base_url: str, timeout_seconds: float
 
 
 def client_record() -> Any:
-    from secure_ai.clients.records import ClientRecord
+    from secure_ai_gateway.client_registry.records import ClientRecord
 
     now = int(time.time())
     return ClientRecord(
@@ -200,7 +200,7 @@ class InMemoryClients:
 
 class InMemoryLedger:
     def reserve(self, client_id: str, tokens: int, budget: Any, now: float) -> Any:
-        from secure_ai.quota import Reservation, period_of
+        from secure_ai_gateway.adapters.quota import Reservation, period_of
 
         return Reservation(client_id=client_id, period=period_of(now), tokens=tokens)
 
@@ -235,8 +235,8 @@ class PreparedRequest:
 
 
 def prepare_request(workload: Workload, kms: InMemoryKms) -> PreparedRequest:
-    from secure_ai.envelope.requests import seal_request_server
-    from secure_ai.signing.content_digest import compute_content_digest
+    from secure_ai_protocol.envelope.requests import seal_request_server
+    from secure_ai_protocol.signing.content_digest import compute_content_digest
 
     req_id = secrets.token_urlsafe(16)
     resp_key = secrets.token_bytes(32)
@@ -317,18 +317,20 @@ class Pipeline:
 def instrumented_pipeline() -> Iterator[Pipeline]:
     """`CompletionService` as `gateway_completion.app.completion_service` builds it, but on the
     stand-ins, with stage clocks wrapped around the module functions it calls."""
-    from secure_ai import completion, model_access, proxy_call
-    from secure_ai.completion import CompletionService
-    from secure_ai.envelope.requests import RequestEnvelopes
-    from secure_ai.envelope.responses import seal_response
-    from secure_ai.policy_catalog import PolicyCatalog
-    from secure_ai.settings import CompletionSettings
+    from secure_ai_gateway.adapters.openai import access as openai_access
+    from secure_ai_gateway.api import authorized_call
+    from secure_ai_gateway.screening.catalog import PolicyCatalog
+    from secure_ai_gateway.services import completion
+    from secure_ai_gateway.services.completion import CompletionService
+    from secure_ai_gateway.settings import CompletionSettings
+    from secure_ai_protocol.envelope.requests import RequestEnvelopes
+    from secure_ai_protocol.envelope.responses import seal_response
 
     clock = StageClock()
     sealed: list[bytes] = []
     kms = InMemoryKms()
     settings = CompletionSettings.from_environ(LAMBDA_ENVIRONMENT)
-    access = model_access.ModelAccess(settings, fetch_secret=lambda arn: "bench-api-key")
+    access = openai_access.ModelAccess(settings, fetch_secret=lambda arn: "bench-api-key")
     envelopes = RequestEnvelopes(KEY_ARN, RSA_KEY_ARN, kms_client=kms)  # type: ignore[arg-type]
 
     def seal(payload: bytes, **kwargs: Any) -> bytes:
@@ -348,7 +350,7 @@ def instrumented_pipeline() -> Iterator[Pipeline]:
 
     # Module functions the service calls, each wrapped in its stage's clock.
     stages = {
-        (proxy_call, "verified_body"): "digest check",
+        (authorized_call, "verified_body"): "digest check",
         (completion, "parse_plaintext"): "parse + admit request",
         (completion, "protect_input"): "input screening (pseudonymise)",
         # Restoring pseudonyms now happens inside `release`, before the screen it times.
@@ -358,7 +360,7 @@ def instrumented_pipeline() -> Iterator[Pipeline]:
     replacements: dict[tuple[Any, str], Any] = {
         target: clock.wrap(stage, getattr(*target)) for target, stage in stages.items()
     }
-    replacements[model_access, "openai_client"] = instant_openai_client
+    replacements[openai_access, "openai_client"] = instant_openai_client
     originals = {target: getattr(*target) for target in replacements}
     for (module, name), replacement in replacements.items():
         setattr(module, name, replacement)
@@ -383,7 +385,7 @@ def instrumented_pipeline() -> Iterator[Pipeline]:
 
 def complete(pipeline: Pipeline, event: dict[str, Any]) -> float:
     """Serve the request in `event`; its CPU seconds (stage times land in the pipeline's clock)."""
-    from secure_ai.proxy_call import AuthorizedCall
+    from secure_ai_gateway.api.authorized_call import AuthorizedCall
 
     call = AuthorizedCall.from_proxy_event(event)
     started = time.process_time()

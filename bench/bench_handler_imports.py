@@ -31,8 +31,8 @@ ANSWER = (
     "![chart](https://cdn.example.net/chart.png)\n\n" + "Plain prose follows here. " * 30
 )
 FIRST_SCREEN = (
-    "from secure_ai.screening.policy import DEFAULT_POLICY\n"
-    "from secure_ai.screening.screen import screen_text\n"
+    "from secure_ai_gateway.screening.policy import DEFAULT_POLICY\n"
+    "from secure_ai_gateway.screening.screen import screen_text\n"
     f"screen_text({ANSWER!r}, DEFAULT_POLICY)\n"
 )
 

@@ -148,10 +148,10 @@ def function_logs_to(path: Path) -> Iterator[IO[str]]:
 
 def provision_client(stack: LocalStack, client_id: str, *, request_budget: int) -> BenchClient:
     """A client in the stack's clients table with `chat:complete`, the default model and generous tokens."""
-    from secure_ai.clients.admin import ClientAdmin
-    from secure_ai.clients.records import format_key_id
-    from secure_ai.clients.sealing import SecretSealer
-    from secure_ai.clients.store import ClientStore
+    from secure_ai_gateway.adapters.client_store import ClientStore
+    from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+    from secure_ai_gateway.client_registry.admin import ClientAdmin
+    from secure_ai_protocol.key_ids import format_key_id
 
     provisioned = stack.provisioned
     admin = ClientAdmin(
@@ -174,10 +174,10 @@ def build_chat_requests(stack: LocalStack, client: BenchClient, count: int) -> l
     """`count` sealed (server mode, KMS on moto) and signed chat requests, each with a fresh nonce."""
     import httpx
 
-    from secure_ai.envelope.policy import new_resp_key
-    from secure_ai.envelope.requests import seal_request_server
-    from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-    from secure_ai.signing.httpx_auth import SignatureAuth, new_nonce
+    from secure_ai_client.httpx_auth import SignatureAuth, new_nonce
+    from secure_ai_protocol.envelope.requests import seal_request_server
+    from secure_ai_protocol.envelope.rules import new_resp_key
+    from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 
     info, kms = stack.info, stack.client("kms")
     requests = []
@@ -305,7 +305,7 @@ def scan_nonce_keys(stack: LocalStack, key_id: str) -> list[str]:
 
 def usage_of(stack: LocalStack, client_id: str) -> dict[str, int]:
     """Today's usage item of `client_id` (requests, reserved and used tokens)."""
-    from secure_ai.quota import period_of
+    from secure_ai_gateway.adapters.quota import period_of
 
     item = (
         stack.client("dynamodb")
@@ -323,8 +323,8 @@ def usage_of(stack: LocalStack, client_id: str) -> dict[str, int]:
 
 def opened_correctly(item: Sent) -> bool:
     """The 200's body is an envelope under this request's resp_key answering this req_id."""
-    from secure_ai.envelope.responses import open_response
-    from secure_ai.errors import GatewayError
+    from secure_ai_protocol.envelope.responses import open_response
+    from secure_ai_protocol.errors import GatewayError
 
     try:
         payload = json.loads(open_response(item.content, resp_key=item.resp_key, req_id=item.nonce))

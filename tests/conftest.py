@@ -17,13 +17,13 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from moto.kms import models as kms_models
 
-from secure_ai.aws_clients import reset_clients
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.records import format_key_id
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
+from secure_ai_gateway.adapters.aws_clients import reset_clients
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin
 from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
+from secure_ai_protocol.key_ids import format_key_id
 from tests.fake_provider import FakeProvider, install_fake_provider
 
 # Imported here, before pytest registers it as a plugin: rewrite it like any other test module.

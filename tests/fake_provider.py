@@ -10,7 +10,7 @@ import httpx2
 import openai
 import pytest
 
-from secure_ai import model_access
+from secure_ai_gateway.adapters.openai import access as openai_access
 
 
 @dataclass
@@ -87,5 +87,5 @@ def install_fake_provider(monkeypatch: pytest.MonkeyPatch) -> FakeProvider:
             http_client=httpx2.Client(transport=httpx2.MockTransport(fake.handle)),
         )
 
-    monkeypatch.setattr(model_access, "openai_client", client_for)
+    monkeypatch.setattr(openai_access, "openai_client", client_for)
     return fake

@@ -39,13 +39,13 @@ from typing import Any, Final
 
 import pytest
 
-from secure_ai.observability import silence_body_logging
+from secure_ai_gateway.observability import silence_body_logging
 
 MIN_PLANTED_LENGTH: Final = 8
 # Texts the sentinel observes (rather than is given) must be this long to count as secrets.
 DISTINCTIVE_LENGTH: Final = 16
 REPOSITORY: Final = Path(__file__).resolve().parents[1]
-GATEWAY_SOURCES: Final = ("layers/shared/secure_ai", "functions")
+GATEWAY_SOURCES: Final = ("packages/gateway/src", "packages/protocol/src", "functions")
 # Queues that carry texts to screen by design (the validator's input, and where it dead-letters).
 INPUT_QUEUE_MARKERS: Final = ("ValidationQueue", "ValidationDeadLetterQueue")
 _SEPARATOR: Final = "\n\x00\n"
@@ -368,9 +368,10 @@ def _spy_on_published_events(patch: pytest.MonkeyPatch, sentinel: Sentinel) -> N
 
 def _observe_gateway_plaintexts(patch: pytest.MonkeyPatch, registry: LeakRegistry) -> None:
     """Register what the gateway decrypts or parses: every suite is covered, whatever its harness."""
-    from secure_ai import chat_request, completion, validation
+    from secure_ai_gateway.services import completion, validator
+    from secure_ai_protocol.wire import chat
 
-    decode_resp_key = chat_request.decode_resp_key
+    decode_resp_key = chat.decode_resp_key
 
     def observed_resp_key(value: object) -> bytes:
         key = decode_resp_key(value)
@@ -379,23 +380,23 @@ def _observe_gateway_plaintexts(patch: pytest.MonkeyPatch, registry: LeakRegistr
 
     parse_plaintext = completion.parse_plaintext
 
-    def observed_plaintext(plaintext: bytes) -> chat_request.RequestPlaintext:
+    def observed_plaintext(plaintext: bytes) -> chat.RequestPlaintext:
         parsed = parse_plaintext(plaintext)
         registry.observe("resp_key", parsed.resp_key)
         for message in parsed.request.messages:
             registry.observe("prompt", message.text())
         return parsed
 
-    validate = validation.ValidationService.validate
+    validate = validator.ValidationService.validate
 
-    def observed_validate(self: validation.ValidationService, request: Any, **kwargs: Any) -> Any:
+    def observed_validate(self: validator.ValidationService, request: Any, **kwargs: Any) -> Any:
         registry.observe("screened text", request.text)
         return validate(self, request, **kwargs)
 
-    patch.setattr(chat_request, "decode_resp_key", observed_resp_key)
-    patch.setattr(validation, "decode_resp_key", observed_resp_key)
+    patch.setattr(chat, "decode_resp_key", observed_resp_key)
+    patch.setattr(validator, "decode_resp_key", observed_resp_key)
     patch.setattr(completion, "parse_plaintext", observed_plaintext)
-    patch.setattr(validation.ValidationService, "validate", observed_validate)
+    patch.setattr(validator.ValidationService, "validate", observed_validate)
 
 
 def _backends(module: str, name: str) -> Iterator[Any]:

@@ -4,7 +4,7 @@
 
 - paths, methods and which route is open: the functions' `Api` events in template.yaml;
 - request and response schemas: the pydantic models the handlers parse and emit (`model_json_schema`);
-- error responses: the `GatewayError` classes in secure_ai.errors (status, public body) and the
+- error responses: the `GatewayError` classes in secure_ai_protocol.errors (status, public body) and the
   template's `GatewayResponses` (what API Gateway answers itself).
 
 tests/infrastructure/test_openapi_drift.py fails when docs/openapi.yaml is not this output, and when
@@ -27,10 +27,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from secure_ai.chat_request import RESPONSE_KEY_BYTES, RequestPlaintext
-from secure_ai.completion import CHAT_ROUTE
-from secure_ai.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
-from secure_ai.errors import (
+from secure_ai_gateway.screening.verdict import Verdict
+from secure_ai_gateway.services.completion import CHAT_ROUTE
+from secure_ai_gateway.services.validator import VALIDATE_ROUTE, EncryptedValidation
+from secure_ai_local.api_gateway import DEFAULT_PORT
+from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
+from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
+from secure_ai_protocol.errors import (
     BadRequest,
     DependencyUnavailable,
     Forbidden,
@@ -43,12 +46,9 @@ from secure_ai.errors import (
     UpstreamTimeout,
     public_body,
 )
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai.screening.verdict import Verdict
-from secure_ai.validation import VALIDATE_ROUTE, EncryptedValidation
-from secure_ai.validation_request import ValidationRequest
-from secure_ai_local.api_gateway import DEFAULT_PORT
-from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.wire.chat import RESPONSE_KEY_BYTES, RequestPlaintext
+from secure_ai_protocol.wire.validation import ValidationRequest
 
 DOCUMENT_PATH: Final = REPOSITORY_ROOT / "docs" / "openapi.yaml"
 REGENERATE_COMMAND: Final = ".venv/bin/python -m secure_ai_local.openapi > docs/openapi.yaml"

@@ -24,10 +24,9 @@ from typing import Any, Final, Self
 
 import boto3
 
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.records import format_key_id
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin
 from secure_ai_local.api_gateway import (
     DEFAULT_PORT,
     INTEGRATION_TIMEOUT_SECONDS,
@@ -47,6 +46,7 @@ from secure_ai_local.moto_server import MotoServer
 from secure_ai_local.provision import LOCAL_ACCOUNT_ID, ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import REPOSITORY_ROOT, TEMPLATE_PATH, StackTemplate
 from secure_ai_local.stub_model import StubModelServer
+from secure_ai_protocol.key_ids import format_key_id
 
 logger = logging.getLogger("secure_ai_local")
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from secure_ai.envelope.policy import new_resp_key
-from secure_ai.envelope.requests import seal_request_server
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.signing.httpx_auth import SignatureAuth, new_nonce
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.httpx_auth import SignatureAuth, new_nonce
 from secure_ai_local.stack import LocalStack, LocalStackInfo, LocalStackOptions
+from secure_ai_protocol.envelope.requests import seal_request_server
+from secure_ai_protocol.envelope.rules import new_resp_key
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

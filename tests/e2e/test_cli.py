@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_ai.cli import main
+from secure_ai_client.cli import main
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from secure_ai.sdk.client import AsyncSecureAIClient, SecureAIClient
-from secure_ai.sdk.exchange import same_public_key
+from secure_ai_client.client import AsyncSecureAIClient, SecureAIClient
+from secure_ai_client.exchange import same_public_key
 from secure_ai_local.stack import LocalStackInfo
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from secure_ai.envelope.responses import open_response
+from secure_ai_protocol.envelope.responses import open_response
 from tests.e2e.conftest import RawCall
 
 pytestmark = pytest.mark.e2e

@@ -40,12 +40,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from secure_ai.envelope.requests import seal_request_server
-from secure_ai.envelope.responses import open_response
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai.signing.httpx_auth import SignatureAuth, new_nonce
+from secure_ai_client.httpx_auth import SignatureAuth, new_nonce
 from secure_ai_local.openapi import DOCUMENT_PATH
 from secure_ai_local.stack import LocalStack
+from secure_ai_protocol.envelope.requests import seal_request_server
+from secure_ai_protocol.envelope.responses import open_response
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 pytestmark = pytest.mark.e2e
 

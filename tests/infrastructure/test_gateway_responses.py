@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from secure_ai.http_errors import AUTHENTICATION_REFUSALS, ERROR_HEADERS, Refusal
+from secure_ai_gateway.api.responses import AUTHENTICATION_REFUSALS, ERROR_HEADERS, Refusal
 from secure_ai_local.stack_template import StackTemplate
 
 

@@ -24,13 +24,10 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from pydantic import ValidationError
 
-from secure_ai.chat_request import RequestPlaintext
-from secure_ai.completion import response_payload
-from secure_ai.envelope.kms import PublicKey
-from secure_ai.errors import GatewayError, public_body
-from secure_ai.model_gateway import ModelAnswer
-from secure_ai.screening.policy import DEFAULT_POLICY
-from secure_ai.screening.screen import screen_text
+from secure_ai_gateway.adapters.openai.chat import ModelAnswer
+from secure_ai_gateway.screening.policy import DEFAULT_POLICY
+from secure_ai_gateway.screening.screen import screen_text
+from secure_ai_gateway.services.completion import response_payload
 from secure_ai_local.openapi import (
     DOCUMENT_PATH,
     REGENERATE_COMMAND,
@@ -41,6 +38,9 @@ from secure_ai_local.openapi import (
     render_document,
 )
 from secure_ai_local.stack_template import StackTemplate
+from secure_ai_protocol.envelope.kms import PublicKey
+from secure_ai_protocol.errors import GatewayError, public_body
+from secure_ai_protocol.wire.chat import RequestPlaintext
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 

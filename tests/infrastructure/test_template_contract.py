@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from secure_ai.settings import AuthorizerSettings, CompletionSettings, FunctionSettings, ValidatorSettings
+from secure_ai_gateway.settings import (
+    AuthorizerSettings,
+    CompletionSettings,
+    FunctionSettings,
+    ValidatorSettings,
+)
 from secure_ai_local.provision import ProvisionedStack
 from secure_ai_local.stack_template import StackTemplate
 
@@ -62,7 +67,7 @@ def test_every_route_but_the_public_key_route_is_behind_the_authorizer(stack_tem
 
 
 def test_the_ciphertext_content_type_is_a_binary_media_type(stack_template: StackTemplate) -> None:
-    from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+    from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 
     (_, api), *_ = stack_template.resources_of_type("AWS::Serverless::Api")
     assert ENVELOPE_CONTENT_TYPE.replace("/", "~1") in api["BinaryMediaTypes"]
@@ -148,7 +153,7 @@ def test_the_template_declares_exactly_the_tables_the_tests_check(stack_template
 def test_the_verdict_digest_key_is_generated_at_deploy_long_enough_for_the_loader(
     stack_template: StackTemplate,
 ) -> None:
-    from secure_ai.verdict_digest_key import MIN_VERDICT_DIGEST_KEY_BYTES
+    from secure_ai_gateway.adapters.verdict_digest_key import MIN_VERDICT_DIGEST_KEY_BYTES
 
     properties = stack_template.resources["VerdictDigestKeySecret"]["Properties"]
     assert "SecretString" not in properties, "the key is generated, never written into the template"

@@ -7,7 +7,7 @@ import logging
 import boto3
 import pytest
 
-from secure_ai.observability import silence_body_logging
+from secure_ai_gateway.observability import silence_body_logging
 from secure_ai_local.provision import ProvisionedStack
 
 MARKER = b"LEAK-SENTINEL-0123456789abcdef!!"

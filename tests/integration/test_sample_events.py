@@ -14,10 +14,10 @@ import pytest
 from gateway_authorizer import app as authorizer_app
 from gateway_completion import app as completion_app
 from gateway_validator import app as validator_app
-from secure_ai.aws_clients import kms_client
-from secure_ai.envelope.responses import open_response
+from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
 from secure_ai_local.sample_events import EVENTS_DIR, Signer, refresh_signed_events
+from secure_ai_protocol.envelope.responses import open_response
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider
 from tests.kms_rsa_shim import install_rsa_decrypt

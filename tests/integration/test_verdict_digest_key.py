@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities import parameters
 
 from gateway_completion import app as completion_app
 from gateway_validator import app as validator_app
-from secure_ai.signing.content_digest import compute_content_digest
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.signing.content_digest import compute_content_digest
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider
 from tests.gateway_events import SignedCall, proxy_event

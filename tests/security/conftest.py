@@ -10,14 +10,14 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from secure_ai.aws_clients import kms_client, reset_clients
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.records import format_key_id
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
-from secure_ai.envelope.kms import public_key_pem
+from secure_ai_gateway.adapters.aws_clients import kms_client, reset_clients
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin
 from secure_ai_local.provision import provision_stack
 from secure_ai_local.stack_template import StackTemplate
+from secure_ai_protocol.envelope.kms import public_key_pem
+from secure_ai_protocol.key_ids import format_key_id
 from tests.conftest import REGION, TEST_MODEL, Client
 from tests.fake_provider import FakeProvider
 from tests.leak_sentinel import LeakRegistry

@@ -26,11 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from gateway_authorizer import app as authorizer_app
 from gateway_completion import app as completion_app
 from gateway_validator import app as validator_app
-from secure_ai.aws_clients import kms_client
-from secure_ai.envelope.requests import seal_request_mobile, seal_request_server
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.signing.content_digest import compute_content_digest
 from tests.conftest import TEST_MODEL, Client
 from tests.gateway_events import SignedCall, authorizer_event, proxy_event, sqs_batch, sqs_record
 from tests.kms_rsa_shim import install_rsa_decrypt

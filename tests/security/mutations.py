@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from hypothesis import strategies as st
 
-from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_protocol.signing.content_digest import compute_content_digest
 
 Mutation = dict[str, Any]
 PathPart = str | int

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from tests.gateway_events import authorizer_event, sqs_batch, sqs_record
 from tests.security.harness import (
     CHAT_ROUTE,

@@ -1,7 +1,7 @@
 """JSON nested 100,000 deep, at every entry point that parses JSON: refused, never a RecursionError.
 
 Python's json, pydantic and jsonschema recurse once per level. Each entry point bounds the depth
-first (secure_ai.json_bounds): the API answers 400, a queue record fails alone (so SQS retries it,
+first (secure_ai_protocol.json_bounds): the API answers 400, a queue record fails alone (so SQS retries it,
 then its redrive moves it to the dead-letter queue), and a provider nesting its answer is a 502.
 """
 
@@ -17,8 +17,8 @@ import httpx2
 import pytest
 
 from gateway_validator import app as validator_app
-from secure_ai.errors import BadRequest
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.errors import BadRequest
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from tests.conftest import TEST_MODEL
 from tests.fake_provider import FakeProvider
 from tests.gateway_events import sqs_batch, sqs_record

@@ -33,10 +33,10 @@ import openai
 import pytest
 from aws_lambda_powertools.utilities import parameters
 
-from secure_ai import model_access
-from secure_ai.aws_clients import reset_clients
-from secure_ai.envelope.responses import open_response
-from secure_ai.media_types import JSON_CONTENT_TYPE
+from secure_ai_gateway.adapters.aws_clients import reset_clients
+from secure_ai_gateway.adapters.openai import access as openai_access
+from secure_ai_protocol.envelope.responses import open_response
+from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
 from tests import conftest as suite
 from tests.conftest import TEST_MODEL
 from tests.data.evasion_corpus_build import CLASSES, build, corpus_lines
@@ -217,7 +217,7 @@ def switchboard(security_stack: SecurityStack) -> Iterator[Switchboard]:
     board = Switchboard()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(suite, "reset_clients", lambda: None)
-        patch.setattr(model_access, "openai_client", board.client_for)
+        patch.setattr(openai_access, "openai_client", board.client_for)
         cold_start()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
         yield board

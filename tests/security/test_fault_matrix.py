@@ -24,7 +24,7 @@ from typing import Any, Final
 import boto3
 import pytest
 
-from secure_ai.envelope.responses import open_response
+from secure_ai_protocol.envelope.responses import open_response
 from tests.fake_provider import FakeProvider
 from tests.gateway_events import sqs_batch, sqs_record
 from tests.security.faults import (

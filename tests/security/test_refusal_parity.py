@@ -19,17 +19,17 @@ import pytest
 from werkzeug.test import Client as WsgiClient
 from werkzeug.test import TestResponse
 
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.records import format_key_id
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
-from secure_ai.http_errors import FORBIDDEN_REFUSAL, UNAUTHORIZED_REFUSAL, Refusal
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.api.responses import FORBIDDEN_REFUSAL, UNAUTHORIZED_REFUSAL, Refusal
+from secure_ai_gateway.client_registry.admin import ClientAdmin
 from secure_ai_local.api_gateway import ApiDefinition, ApiGatewayEmulator
 from secure_ai_local.lambda_runtime import FunctionError, InvocationResult
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY
 from secure_ai_local.provision import LOCAL_ACCOUNT_ID
 from secure_ai_local.stack_template import StackTemplate
+from secure_ai_protocol.key_ids import format_key_id
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from tests.conftest import REGION, TEST_MODEL, Client
 from tests.gateway_events import SignedCall
 from tests.security.harness import CHAT_ROUTE, Allowed, Gateway

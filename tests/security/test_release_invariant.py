@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from secure_ai.envelope.responses import open_response
+from secure_ai_protocol.envelope.responses import open_response
 from tests.fake_provider import FakeProvider
 from tests.security.harness import Gateway
 

@@ -7,10 +7,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from secure_ai.authorization import Authorization, RequestAuthorizer, allow_policy
-from secure_ai.errors import DependencyUnavailable, ReplayDetected, SignatureRejected, Unauthenticated
-from secure_ai.signing.gateway_request import request_from_authorizer_event
-from secure_ai.signing.message_signature import parse_signature_headers, verify_signature
+from secure_ai_gateway.api.signed_request import request_from_authorizer_event
+from secure_ai_gateway.services.authorizer import Authorization, RequestAuthorizer, allow_policy
+from secure_ai_protocol.errors import (
+    DependencyUnavailable,
+    ReplayDetected,
+    SignatureRejected,
+    Unauthenticated,
+)
+from secure_ai_protocol.signing.message_signature import parse_signature_headers, verify_signature
 from tests.gateway_events import SignedCall, authorizer_event, method_arn
 
 SECRET = bytes(range(32))

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_ai.body_integrity import verified_body
-from secure_ai.errors import BadRequest, PayloadTooLarge, SignatureRejected
-from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_gateway.api.body_integrity import verified_body
+from secure_ai_protocol.errors import BadRequest, PayloadTooLarge, SignatureRejected
+from secure_ai_protocol.signing.content_digest import compute_content_digest
 
 BODY = b'{"text": "hello"}'
 DIGEST = compute_content_digest(BODY)

@@ -9,9 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_ai.errors import BadRequest
-from secure_ai.json_bounds import MAX_JSON_DEPTH, check_json_depth, json_depth_within, value_depth_within
-from secure_ai.screening.schema import MAX_SCHEMA_DEPTH
+from secure_ai_gateway.screening.schema import MAX_SCHEMA_DEPTH
+from secure_ai_protocol.errors import BadRequest
+from secure_ai_protocol.json_bounds import (
+    MAX_JSON_DEPTH,
+    check_json_depth,
+    json_depth_within,
+    value_depth_within,
+)
 
 HOSTILE = 100_000
 

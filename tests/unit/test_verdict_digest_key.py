@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
-from secure_ai.errors import DependencyUnavailable
-from secure_ai.verdict_digest_key import MIN_VERDICT_DIGEST_KEY_BYTES, load_verdict_digest_key
+from secure_ai_gateway.adapters.verdict_digest_key import (
+    MIN_VERDICT_DIGEST_KEY_BYTES,
+    load_verdict_digest_key,
+)
+from secure_ai_protocol.errors import DependencyUnavailable
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:verdict-digest-key-AbCdEf"
 KEY_TEXT = "k" * 64

@@ -15,14 +15,14 @@ from typing import Any, NoReturn
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from secure_ai.authorization import RequestAuthorizer, allow_policy
-from secure_ai.clients.resolver import SigningKeyResolver
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
-from secure_ai.errors import GatewayError
-from secure_ai.observability import service_logger, service_metrics
-from secure_ai.replay import NonceStore
-from secure_ai.settings import AuthorizerSettings
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.replay import NonceStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
+from secure_ai_gateway.observability import service_logger, service_metrics
+from secure_ai_gateway.services.authorizer import RequestAuthorizer, allow_policy
+from secure_ai_gateway.settings import AuthorizerSettings
+from secure_ai_protocol.errors import GatewayError
 
 logger = service_logger()
 metrics = service_metrics()

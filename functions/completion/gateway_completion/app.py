@@ -11,20 +11,21 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from secure_ai.clients.store import ClientStore
-from secure_ai.completion import CHAT_ROUTE, CompletionService
-from secure_ai.envelope.requests import RequestEnvelopes
-from secure_ai.envelope.responses import seal_response
-from secure_ai.errors import GatewayError
-from secure_ai.http_errors import install_error_handlers, refuse_malformed_event
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-from secure_ai.model_access import ModelAccess
-from secure_ai.observability import service_logger, service_metrics, service_tracer
-from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.proxy_call import AuthorizedCall, is_rest_proxy_event
-from secure_ai.quota import UsageLedger
-from secure_ai.settings import CompletionSettings
-from secure_ai.verdict_digest_key import load_verdict_digest_key
+from secure_ai_gateway.adapters.aws_clients import kms_client
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.openai.access import ModelAccess
+from secure_ai_gateway.adapters.quota import UsageLedger
+from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
+from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
+from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
+from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
+from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.services.completion import CHAT_ROUTE, CompletionService
+from secure_ai_gateway.settings import CompletionSettings
+from secure_ai_protocol.envelope.requests import RequestEnvelopes
+from secure_ai_protocol.envelope.responses import seal_response
+from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 
 logger = service_logger()
 metrics = service_metrics()
@@ -47,7 +48,7 @@ def verdict_digest_key() -> bytes:
 @cache
 def envelopes() -> RequestEnvelopes:
     """Request envelope decryption for both client modes."""
-    return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn)
+    return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn, kms_client())
 
 
 @cache

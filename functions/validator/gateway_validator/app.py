@@ -23,23 +23,23 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from secure_ai.aws_clients import dynamodb_client
-from secure_ai.http_errors import install_error_handlers, refuse_malformed_event
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-from secure_ai.model_access import ModelAccess
-from secure_ai.observability import service_logger, service_metrics, service_tracer
-from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.proxy_call import AuthorizedCall, is_rest_proxy_event
-from secure_ai.settings import ValidatorSettings
-from secure_ai.validation import (
+from secure_ai_gateway.adapters.aws_clients import dynamodb_client, kms_client
+from secure_ai_gateway.adapters.openai.access import ModelAccess
+from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
+from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
+from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
+from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
+from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.services.validator import (
     VALIDATE_ROUTE,
     ValidationEndpoint,
     ValidationService,
     VerdictPublisher,
     VerdictStore,
 )
-from secure_ai.validation_request import parse_validation_request
-from secure_ai.verdict_digest_key import load_verdict_digest_key
+from secure_ai_gateway.settings import ValidatorSettings
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.wire.validation import parse_validation_request
 
 logger = service_logger()
 metrics = service_metrics()
@@ -83,12 +83,12 @@ def validation_endpoint() -> ValidationEndpoint:
     """The API route's logic; the Encryption SDK is imported only when an envelope arrives."""
 
     def envelopes() -> Any:
-        from secure_ai.envelope.requests import RequestEnvelopes  # noqa: PLC0415 - ~1.5 s import
+        from secure_ai_protocol.envelope.requests import RequestEnvelopes  # noqa: PLC0415 - ~1.5 s import
 
-        return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn)
+        return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn, kms_client())
 
     def seal(payload: bytes, *, resp_key: bytes, req_id: str) -> bytes:
-        from secure_ai.envelope.responses import seal_response  # noqa: PLC0415 - ~1.5 s import
+        from secure_ai_protocol.envelope.responses import seal_response  # noqa: PLC0415 - ~1.5 s import
 
         return seal_response(payload, resp_key=resp_key, req_id=req_id)
 

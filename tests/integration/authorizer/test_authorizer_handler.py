@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from secure_ai.aws_clients import dynamodb_client, kms_client
-from secure_ai.clients.admin import ClientAdmin
+from secure_ai_gateway.adapters.aws_clients import dynamodb_client, kms_client
+from secure_ai_gateway.client_registry.admin import ClientAdmin
 from tests.conftest import Client
 from tests.gateway_events import SignedCall, authorizer_event, method_arn, with_changes
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.resolver import SigningKeyResolver
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
-from secure_ai.replay import NonceStore
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.replay import NonceStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_local.provision import ProvisionedStack
 from tests.integration.clients.aws_doubles import REGION
 from tests.unit.clients.fakes import FakeClock

@@ -9,12 +9,12 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from secure_ai.clients.admin import ClientAdmin, ClientView
-from secure_ai.clients.records import ClientRecord
-from secure_ai.clients.resolver import SigningKeyResolver
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientConflict, ClientStore
-from secure_ai.errors import DependencyUnavailable, NotFound, Unauthenticated
+from secure_ai_gateway.adapters.client_store import ClientConflict, ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin, ClientView
+from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
+from secure_ai_protocol.errors import DependencyUnavailable, NotFound, Unauthenticated
 from tests.integration.clients.aws_doubles import unreachable_dynamodb
 from tests.unit.clients.fakes import FakeClock, client_record, key_version
 

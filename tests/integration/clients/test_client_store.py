@@ -8,9 +8,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.stub import Stubber
 
-from secure_ai.clients.records import ClientRecord
-from secure_ai.clients.store import ClientConflict, ClientStore, item_to_record, record_to_item
-from secure_ai.errors import DependencyUnavailable, NotFound
+from secure_ai_gateway.adapters.client_store import (
+    ClientConflict,
+    ClientStore,
+    item_to_record,
+    record_to_item,
+)
+from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_protocol.errors import DependencyUnavailable, NotFound
 from tests.integration.clients.aws_doubles import stub_dynamodb, unreachable_dynamodb
 from tests.unit.clients.fakes import START, client_record, key_version
 

@@ -17,16 +17,16 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from secure_ai.aws_clients import reset_clients
-from secure_ai.cli import main
-from secure_ai.clients.admin import ClientAdmin
-from secure_ai.clients.credentials import ClientCredentials, SecretFile, read_credentials_file
-from secure_ai.clients.resolver import SigningKeyResolver
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.clients.store import ClientStore
-from secure_ai.errors import DependencyUnavailable
+from secure_ai_client.cli import main
+from secure_ai_gateway.adapters.aws_clients import reset_clients
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
+from secure_ai_protocol.credentials import ClientCredentials, SecretFile, read_credentials_file
+from secure_ai_protocol.errors import DependencyUnavailable
 from tests.integration.clients.aws_doubles import REGION
 from tests.unit.clients.fakes import FakeClock
 

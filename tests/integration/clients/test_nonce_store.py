@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import pytest
 from botocore.stub import Stubber
 
-from secure_ai.errors import DependencyUnavailable, ReplayDetected, SignatureRejected
-from secure_ai.replay import RETENTION_MARGIN_SECONDS, NonceStore
+from secure_ai_gateway.adapters.replay import RETENTION_MARGIN_SECONDS, NonceStore
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.errors import DependencyUnavailable, ReplayDetected, SignatureRejected
 from tests.integration.clients.aws_doubles import stub_dynamodb, unreachable_dynamodb
 
 if TYPE_CHECKING:

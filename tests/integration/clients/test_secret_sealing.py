@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from secure_ai.clients.sealing import SecretSealer
-from secure_ai.errors import DependencyUnavailable, GatewayError, Unauthenticated
+from secure_ai_gateway.adapters.secret_sealing import SecretSealer
+from secure_ai_protocol.errors import DependencyUnavailable, GatewayError, Unauthenticated
 from tests.integration.clients.aws_doubles import REGION, STUB_KEY_ARN, stub_kms, unreachable_kms
 
 if TYPE_CHECKING:

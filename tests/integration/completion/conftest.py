@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from gateway_completion import app
-from secure_ai.aws_clients import kms_client
-from secure_ai.envelope.kms import public_key_pem
-from secure_ai.envelope.requests import seal_request_mobile, seal_request_server
-from secure_ai.envelope.responses import open_response
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE
-from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.envelope.kms import public_key_pem
+from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
+from secure_ai_protocol.envelope.responses import open_response
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.signing.content_digest import compute_content_digest
 from tests.conftest import TEST_MODEL as MODEL
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider

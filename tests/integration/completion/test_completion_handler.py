@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from secure_ai.aws_clients import kms_client
-from secure_ai.errors import DecryptionFailed
+from secure_ai_gateway.adapters.aws_clients import kms_client
+from secure_ai_protocol.errors import DecryptionFailed
 from tests.conftest import TEST_MODEL as MODEL
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider

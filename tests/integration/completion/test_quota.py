@@ -9,9 +9,15 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from secure_ai.errors import DependencyUnavailable, QuotaExceeded
-from secure_ai.quota import Budget, UsageLedger, estimate_prompt_tokens, period_of, seconds_until_next_period
+from secure_ai_gateway.adapters.quota import (
+    Budget,
+    UsageLedger,
+    estimate_prompt_tokens,
+    period_of,
+    seconds_until_next_period,
+)
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.errors import DependencyUnavailable, QuotaExceeded
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 

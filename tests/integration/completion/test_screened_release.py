@@ -14,8 +14,8 @@ import httpx2
 import pytest
 
 from gateway_completion import app
-from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.screening.policy import Policy
+from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.screening.policy import Policy
 from tests.conftest import TEST_MODEL as MODEL
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider

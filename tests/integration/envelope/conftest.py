@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from secure_ai.envelope.kms import public_key_pem
-from secure_ai.envelope.requests import RequestEnvelopes
 from secure_ai_local.provision import ProvisionedStack
+from secure_ai_protocol.envelope.kms import public_key_pem
+from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from tests.kms_rsa_shim import install_rsa_decrypt
 
 if TYPE_CHECKING:

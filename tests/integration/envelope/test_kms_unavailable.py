@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
-from secure_ai.envelope import policy, sdk
-from secure_ai.envelope.requests import RequestEnvelopes, seal_request_mobile, seal_request_server
-from secure_ai.errors import DecryptionFailed, DependencyUnavailable
+from secure_ai_protocol.envelope import encryption_sdk, rules
+from secure_ai_protocol.envelope.requests import RequestEnvelopes, seal_request_mobile, seal_request_server
+from secure_ai_protocol.errors import DecryptionFailed, DependencyUnavailable
 from tests.integration.envelope.conftest import PLAINTEXT, ROUTE, Keys
 
 if TYPE_CHECKING:
@@ -133,13 +133,13 @@ def test_the_mpl_keeps_no_kms_error_code_so_the_client_is_observed_instead(
 
     # When the SDK decrypts without our classification
     with pytest.raises(DecryptionFailed) as error:
-        sdk.strict_decrypt(
+        encryption_sdk.strict_decrypt(
             server_envelope,
-            sdk.kms_keyring(keys.symmetric_arn, kms),
+            encryption_sdk.kms_keyring(keys.symmetric_arn, kms),
             reproduced_context={"client_id": "client-a", "req_id": "nonce-1"},
-            required_keys=policy.REQUIRED_CONTEXT_KEYS,
+            required_keys=rules.REQUIRED_CONTEXT_KEYS,
             allow_signed=True,
-            max_plaintext_bytes=policy.DEFAULT_MAX_PLAINTEXT_BYTES,
+            max_plaintext_bytes=rules.DEFAULT_MAX_PLAINTEXT_BYTES,
         )
 
     # Then neither the botocore error nor its code survives in what the SDK raised

@@ -9,9 +9,9 @@ from aws_cryptographic_material_providers.mpl.models import CreateRawRsaKeyringI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.envelope import policy, sdk
-from secure_ai.envelope.requests import RequestEnvelopes, seal_request_mobile
-from secure_ai.errors import DecryptionFailed
+from secure_ai_protocol.envelope import encryption_sdk, rules
+from secure_ai_protocol.envelope.requests import RequestEnvelopes, seal_request_mobile
+from secure_ai_protocol.errors import DecryptionFailed
 from tests.integration.envelope.conftest import PLAINTEXT, ROUTE, Keys, KmsCalls
 from tests.unit.envelope.keyrings import HandmadeKmsRsaKeyring
 from tests.unit.envelope.vectors import material_providers
@@ -33,12 +33,12 @@ def seal(keys: Keys, *, client_id: str = "client-a", req_id: str = "nonce-1") ->
     )
 
 
-def seal_with(keyring: Any, *, suite: str = policy.COMMITTING_SUITE) -> bytes:
-    return sdk.encrypt(
+def seal_with(keyring: Any, *, suite: str = rules.COMMITTING_SUITE) -> bytes:
+    return encryption_sdk.encrypt(
         PLAINTEXT,
         keyring,
-        context={**REQUIRED, **policy.request_context(route=ROUTE)},
-        required_keys=policy.REQUIRED_CONTEXT_KEYS,
+        context={**REQUIRED, **rules.request_context(route=ROUTE)},
+        required_keys=rules.REQUIRED_CONTEXT_KEYS,
         suite=suite,
     )
 
@@ -119,7 +119,7 @@ def test_a_signing_suite_envelope_in_mobile_mode_is_refused_before_any_kms_call(
     keys: Keys, envelopes: RequestEnvelopes, kms_calls: KmsCalls
 ) -> None:
     keyring = HandmadeKmsRsaKeyring(key_arn=keys.rsa_arn, public_key_pem=keys.rsa_public_pem.encode())
-    ciphertext = seal_with(keyring, suite=policy.SIGNING_COMMITTING_SUITE)
+    ciphertext = seal_with(keyring, suite=rules.SIGNING_COMMITTING_SUITE)
 
     with pytest.raises(DecryptionFailed) as error:
         open_as(envelopes, ciphertext)

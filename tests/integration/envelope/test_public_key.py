@@ -8,9 +8,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from secure_ai.envelope.kms import public_key_pem
-from secure_ai.envelope.requests import RequestEnvelopes
-from secure_ai.errors import ConfigurationError
+from secure_ai_protocol.envelope.kms import public_key_pem
+from secure_ai_protocol.envelope.requests import RequestEnvelopes
+from secure_ai_protocol.errors import ConfigurationError
 from tests.integration.envelope.conftest import Keys, KmsCalls
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.envelope import policy, sdk
-from secure_ai.envelope.requests import RequestEnvelopes, seal_request_server
-from secure_ai.errors import DecryptionFailed, PayloadTooLarge
+from secure_ai_protocol.envelope import encryption_sdk, rules
+from secure_ai_protocol.envelope.requests import RequestEnvelopes, seal_request_server
+from secure_ai_protocol.errors import DecryptionFailed, PayloadTooLarge
 from tests.integration.envelope.conftest import PLAINTEXT, ROUTE, Keys, KmsCalls
 from tests.unit.envelope.vectors import load, material_providers
 
@@ -44,14 +44,14 @@ def seal(
 
 
 def forge(
-    keys: Keys, kms: KMSClient, *, stored: dict[str, str], suite: str = policy.SIGNING_COMMITTING_SUITE
+    keys: Keys, kms: KMSClient, *, stored: dict[str, str], suite: str = rules.SIGNING_COMMITTING_SUITE
 ) -> bytes:
     """A server-mode message with any stored context or suite, as a misbehaving client could send."""
-    return sdk.encrypt(
+    return encryption_sdk.encrypt(
         PLAINTEXT,
-        sdk.kms_keyring(keys.symmetric_arn, kms),
+        encryption_sdk.kms_keyring(keys.symmetric_arn, kms),
         context={"client_id": "client-a", "req_id": "nonce-1", **stored},
-        required_keys=policy.REQUIRED_CONTEXT_KEYS,
+        required_keys=rules.REQUIRED_CONTEXT_KEYS,
         suite=suite,
     )
 
@@ -71,7 +71,9 @@ def test_a_server_client_envelope_opens_in_server_mode(
 
 
 def test_a_server_envelope_is_signed_with_the_default_committing_suite(keys: Keys, kms: KMSClient) -> None:
-    assert sdk.read_header(seal(keys, kms)).suite == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384"
+    assert (
+        encryption_sdk.read_header(seal(keys, kms)).suite == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384"
+    )
 
 
 def test_an_envelope_of_client_a_opened_as_client_b_is_refused(
@@ -148,7 +150,7 @@ def test_a_tampered_stored_context_is_refused_before_any_kms_call(
 def test_a_server_envelope_without_a_signature_is_refused(
     keys: Keys, kms: KMSClient, envelopes: RequestEnvelopes
 ) -> None:
-    ciphertext = forge(keys, kms, stored=policy.request_context(route=ROUTE), suite=policy.COMMITTING_SUITE)
+    ciphertext = forge(keys, kms, stored=rules.request_context(route=ROUTE), suite=rules.COMMITTING_SUITE)
 
     with pytest.raises(DecryptionFailed) as error:
         open_as(envelopes, ciphertext)
@@ -178,8 +180,8 @@ def test_an_envelope_with_two_data_keys_is_refused_before_any_kms_call(
     other_key = kms.create_key()["KeyMetadata"]["Arn"]
     two_keys = material_providers().create_multi_keyring(
         input=CreateMultiKeyringInput(
-            generator=sdk.kms_keyring(keys.symmetric_arn, kms),
-            child_keyrings=[sdk.kms_keyring(other_key, kms)],
+            generator=encryption_sdk.kms_keyring(keys.symmetric_arn, kms),
+            child_keyrings=[encryption_sdk.kms_keyring(other_key, kms)],
         )
     )
     unrestricted = EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
@@ -189,7 +191,7 @@ def test_an_envelope_with_two_data_keys_is_refused_before_any_kms_call(
         encryption_context={
             "client_id": "client-a",
             "req_id": "nonce-1",
-            **policy.request_context(route=ROUTE),
+            **rules.request_context(route=ROUTE),
         },
         algorithm=Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
     )
@@ -243,12 +245,6 @@ def test_an_envelope_over_the_plaintext_cap_is_refused(keys: Keys, kms: KMSClien
         open_as(envelopes, large)
 
     assert error.value.reason == "plaintext_too_large"
-
-
-def test_the_default_kms_client_is_used_when_none_is_injected(keys: Keys, kms: KMSClient) -> None:
-    envelopes = RequestEnvelopes(keys.symmetric_arn, keys.rsa_arn)
-
-    assert open_as(envelopes, seal(keys, kms)).plaintext == PLAINTEXT
 
 
 def test_an_opened_request_does_not_show_its_plaintext_when_printed(

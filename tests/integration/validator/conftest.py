@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from gateway_validator import app
-from secure_ai.aws_clients import kms_client
+from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
 from tests.fake_provider import FakeProvider
 from tests.gateway_events import sqs_batch, sqs_record

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from secure_ai.clients.records import ClientRecord, KeyVersion
-from secure_ai.errors import GatewayError
+from secure_ai_gateway.client_registry.records import ClientRecord, KeyVersion
+from secure_ai_protocol.errors import GatewayError
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from secure_ai.cli import COMMANDS, build_parser, main, resolve_target
+from secure_ai_client.cli import COMMANDS, build_parser, main
+from secure_ai_gateway.operator_cli.aws_target import resolve_target
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -160,7 +161,7 @@ def test_a_new_top_level_command_is_added_in_one_place(monkeypatch: pytest.Monke
         example = commands.add_parser("example")
         example.set_defaults(run=lambda _: 7)
 
-    monkeypatch.setattr("secure_ai.cli.COMMANDS", (*COMMANDS, add_example_command))
+    monkeypatch.setattr("secure_ai_client.cli.COMMANDS", (*COMMANDS, add_example_command))
     # When it is run / Then main dispatches to it
     assert main(["example"]) == 7
 

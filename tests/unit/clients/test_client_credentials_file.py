@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_ai.clients.credentials import ClientCredentials, SecretFile, read_credentials_file
+from secure_ai_protocol.credentials import ClientCredentials, SecretFile, read_credentials_file
 
 SECRET = bytes(range(32))
 

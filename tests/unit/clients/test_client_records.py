@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from secure_ai.clients.records import ClientRecord, format_key_id, parse_key_id, usable_key
-from secure_ai.errors import SignatureRejected, Unauthenticated
+from secure_ai_gateway.client_registry.records import ClientRecord, usable_key
+from secure_ai_protocol.errors import SignatureRejected, Unauthenticated
+from secure_ai_protocol.key_ids import format_key_id, parse_key_id
 from tests.unit.clients.fakes import START, client_record, key_version
 
 client_ids = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from secure_ai.clients.resolver import SigningKeyResolver
-from secure_ai.errors import DependencyUnavailable, SignatureRejected, Unauthenticated
+from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
+from secure_ai_protocol.errors import DependencyUnavailable, SignatureRejected, Unauthenticated
 from tests.unit.clients.fakes import START, FakeClock, FakeSealer, FakeStore, client_record, key_version
 
 

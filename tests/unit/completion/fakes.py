@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Final
 
-from secure_ai.chat_request import ChatCompletionRequest
-from secure_ai.clients.records import ClientRecord
-from secure_ai.completion import CompletionService
-from secure_ai.errors import GatewayError
-from secure_ai.model_gateway import ModelAnswer
-from secure_ai.policy_catalog import PolicyCatalog
-from secure_ai.proxy_call import AuthorizedCall
-from secure_ai.quota import Budget, Reservation
-from secure_ai.screening.policy import Policy
-from secure_ai.signing.content_digest import compute_content_digest
+from secure_ai_gateway.adapters.openai.chat import ModelAnswer
+from secure_ai_gateway.adapters.quota import Budget, Reservation
+from secure_ai_gateway.api.authorized_call import AuthorizedCall
+from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.screening.policy import Policy
+from secure_ai_gateway.services.completion import CompletionService
+from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.signing.content_digest import compute_content_digest
+from secure_ai_protocol.wire.chat import ChatCompletionRequest
 
 CLIENT_ID: Final = "app-1"
 MODEL: Final = "gpt-test"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from secure_ai.chat_request import ChatCompletionRequest
-from secure_ai.errors import BadRequest
+from secure_ai_protocol.errors import BadRequest
+from secure_ai_protocol.wire.chat import ChatCompletionRequest
 
 
 def request(**fields: Any) -> ChatCompletionRequest:

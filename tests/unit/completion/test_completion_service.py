@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from secure_ai.chat_request import ChatCompletionRequest
-from secure_ai.errors import BadRequest, ConfigurationError, DependencyUnavailable
-from secure_ai.screening.errors import UnsafeSchema
+from secure_ai_gateway.screening.errors import UnsafeSchema
+from secure_ai_protocol.errors import BadRequest, ConfigurationError, DependencyUnavailable
+from secure_ai_protocol.wire.chat import ChatCompletionRequest
 from tests.unit.completion.fakes import (
     LOCAL_DETECTORS,
     FakeModel,

@@ -9,9 +9,9 @@ import httpx2
 import openai
 import pytest
 
-from secure_ai.chat_request import ChatCompletionRequest
-from secure_ai.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
-from secure_ai.model_gateway import ChatModel, answer_from, openai_client, retry_after_seconds
+from secure_ai_gateway.adapters.openai.chat import ChatModel, answer_from, openai_client, retry_after_seconds
+from secure_ai_protocol.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
+from secure_ai_protocol.wire.chat import ChatCompletionRequest
 
 REQUEST = ChatCompletionRequest.model_validate(
     {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}

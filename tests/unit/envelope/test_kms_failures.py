@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from secure_ai.envelope.kms import ObservedKmsClient, kms_failures_as_unavailable, public_key_pem
-from secure_ai.errors import ConfigurationError, DecryptionFailed, DependencyUnavailable
+from secure_ai_protocol.envelope.kms import ObservedKmsClient, kms_failures_as_unavailable, public_key_pem
+from secure_ai_protocol.errors import ConfigurationError, DecryptionFailed, DependencyUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from secure_ai.envelope import sdk
-from secure_ai.envelope.requests import seal_request_mobile
-from secure_ai.errors import ConfigurationError
+from secure_ai_protocol.envelope import encryption_sdk
+from secure_ai_protocol.envelope.requests import seal_request_mobile
+from secure_ai_protocol.errors import ConfigurationError
 
 RSA_ARN = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
 PUBLIC_PEM = (
@@ -63,7 +63,7 @@ def test_a_mobile_envelope_is_sealed_without_credentials_or_network() -> None:
 
 @pytest.mark.usefixtures("no_aws_and_no_network")
 def test_a_mobile_envelope_names_the_rsa_key_under_the_kms_rsa_provider() -> None:
-    header = sdk.read_header(seal())
+    header = encryption_sdk.read_header(seal())
 
     assert [(entry.provider_id, entry.provider_info) for entry in header.data_keys] == [
         ("aws-kms-rsa", RSA_ARN.encode())
@@ -72,12 +72,12 @@ def test_a_mobile_envelope_names_the_rsa_key_under_the_kms_rsa_provider() -> Non
 
 @pytest.mark.usefixtures("no_aws_and_no_network")
 def test_a_mobile_envelope_uses_the_committing_unsigned_suite() -> None:
-    assert sdk.read_header(seal()).suite == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
+    assert encryption_sdk.read_header(seal()).suite == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
 
 
 @pytest.mark.usefixtures("no_aws_and_no_network")
 def test_a_mobile_envelope_stores_the_request_context_but_not_client_id_or_req_id() -> None:
-    stored = dict(sdk.read_header(seal()).stored_context)
+    stored = dict(encryption_sdk.read_header(seal()).stored_context)
 
     assert stored == {"purpose": "request", "route": "/v1/chat/completions", "version": "1"}
 

@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from secure_ai.envelope import policy
-from secure_ai.envelope.policy import DataKeyEntry, EnvelopeHeader
-from secure_ai.errors import BadRequest, DecryptionFailed, PayloadTooLarge
+from secure_ai_protocol.envelope import rules
+from secure_ai_protocol.envelope.rules import DataKeyEntry, EnvelopeHeader
+from secure_ai_protocol.errors import BadRequest, DecryptionFailed, PayloadTooLarge
 
 SERVER_ARN = "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111"
 RSA_ARN = "arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222"
@@ -19,7 +19,7 @@ ROUTE = "/v1/chat/completions"
 def server_header(**changes: object) -> EnvelopeHeader:
     header = EnvelopeHeader(
         version=2,
-        suite=policy.SIGNING_COMMITTING_SUITE,
+        suite=rules.SIGNING_COMMITTING_SUITE,
         stored_context={
             "purpose": "request",
             "route": ROUTE,
@@ -34,7 +34,7 @@ def server_header(**changes: object) -> EnvelopeHeader:
 def mobile_header(**changes: object) -> EnvelopeHeader:
     header = EnvelopeHeader(
         version=2,
-        suite=policy.COMMITTING_SUITE,
+        suite=rules.COMMITTING_SUITE,
         stored_context={"purpose": "request", "route": ROUTE, "version": "1"},
         data_keys=(DataKeyEntry(provider_id="aws-kms-rsa", provider_info=RSA_ARN.encode()),),
     )
@@ -45,7 +45,7 @@ def response_header(req_id: str = "nonce-1", **changes: object) -> EnvelopeHeade
     info = b"response-key" + struct.pack(">II", 128, 12) + bytes(12)
     header = EnvelopeHeader(
         version=2,
-        suite=policy.COMMITTING_SUITE,
+        suite=rules.COMMITTING_SUITE,
         stored_context={"dir": "response", "req_id": req_id},
         data_keys=(DataKeyEntry(provider_id="secure-ai", provider_info=info),),
     )
@@ -57,18 +57,18 @@ def reason_of(error: pytest.ExceptionInfo[DecryptionFailed]) -> str:
 
 
 def test_an_aws_kms_data_key_means_server_mode() -> None:
-    assert policy.mode_of(server_header()) == "server"
+    assert rules.mode_of(server_header()) == "server"
 
 
 def test_an_aws_kms_rsa_data_key_means_mobile_mode() -> None:
-    assert policy.mode_of(mobile_header()) == "mobile"
+    assert rules.mode_of(mobile_header()) == "mobile"
 
 
 def test_a_data_key_from_any_other_provider_is_refused() -> None:
     header = server_header(data_keys=(DataKeyEntry(provider_id="raw-aes", provider_info=b"k"),))
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.mode_of(header)
+        rules.mode_of(header)
 
     assert reason_of(error) == "unknown_key_provider"
 
@@ -77,40 +77,40 @@ def test_two_data_keys_are_refused_even_from_the_expected_provider() -> None:
     entry = DataKeyEntry(provider_id="aws-kms", provider_info=SERVER_ARN.encode())
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.mode_of(server_header(data_keys=(entry, entry)))
+        rules.mode_of(server_header(data_keys=(entry, entry)))
 
     assert reason_of(error) == "data_key_count"
 
 
 def test_a_conforming_server_header_passes() -> None:
-    policy.check_request_header(server_header(), mode="server", key_arn=SERVER_ARN, route=ROUTE)
+    rules.check_request_header(server_header(), mode="server", key_arn=SERVER_ARN, route=ROUTE)
 
 
 def test_a_conforming_mobile_header_passes() -> None:
-    policy.check_request_header(mobile_header(), mode="mobile", key_arn=RSA_ARN, route=ROUTE)
+    rules.check_request_header(mobile_header(), mode="mobile", key_arn=RSA_ARN, route=ROUTE)
 
 
 def test_message_format_1_is_refused_as_legacy() -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(server_header(version=1), mode="server", key_arn=SERVER_ARN, route=ROUTE)
+        rules.check_request_header(server_header(version=1), mode="server", key_arn=SERVER_ARN, route=ROUTE)
 
     assert reason_of(error) == "legacy_format"
 
 
 def test_server_mode_refuses_the_non_signing_suite() -> None:
-    header = server_header(suite=policy.COMMITTING_SUITE, stored_context=mobile_header().stored_context)
+    header = server_header(suite=rules.COMMITTING_SUITE, stored_context=mobile_header().stored_context)
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(header, mode="server", key_arn=SERVER_ARN, route=ROUTE)
+        rules.check_request_header(header, mode="server", key_arn=SERVER_ARN, route=ROUTE)
 
     assert reason_of(error) == "unexpected_suite"
 
 
 def test_mobile_mode_refuses_the_signing_suite() -> None:
-    header = mobile_header(suite=policy.SIGNING_COMMITTING_SUITE)
+    header = mobile_header(suite=rules.SIGNING_COMMITTING_SUITE)
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(header, mode="mobile", key_arn=RSA_ARN, route=ROUTE)
+        rules.check_request_header(header, mode="mobile", key_arn=RSA_ARN, route=ROUTE)
 
     assert reason_of(error) == "unexpected_suite"
 
@@ -119,14 +119,14 @@ def test_a_non_committing_suite_is_refused() -> None:
     header = mobile_header(suite="AES_256_GCM_IV12_TAG16_HKDF_SHA256")
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(header, mode="mobile", key_arn=RSA_ARN, route=ROUTE)
+        rules.check_request_header(header, mode="mobile", key_arn=RSA_ARN, route=ROUTE)
 
     assert reason_of(error) == "unexpected_suite"
 
 
 def test_a_data_key_under_another_kms_key_is_refused() -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(server_header(), mode="server", key_arn=RSA_ARN, route=ROUTE)
+        rules.check_request_header(server_header(), mode="server", key_arn=RSA_ARN, route=ROUTE)
 
     assert reason_of(error) == "unexpected_key"
 
@@ -151,7 +151,7 @@ def test_a_stored_context_that_is_not_exactly_the_request_context_is_refused(
     case: str, stored_context: dict[str, str]
 ) -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(
+        rules.check_request_header(
             mobile_header(stored_context=stored_context), mode="mobile", key_arn=RSA_ARN, route=ROUTE
         )
 
@@ -160,18 +160,18 @@ def test_a_stored_context_that_is_not_exactly_the_request_context_is_refused(
 
 def test_the_request_route_must_be_the_route_called() -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_request_header(server_header(), mode="server", key_arn=SERVER_ARN, route="/v1/validate")
+        rules.check_request_header(server_header(), mode="server", key_arn=SERVER_ARN, route="/v1/validate")
 
     assert reason_of(error) == "context_mismatch"
 
 
 def test_a_conforming_response_header_passes() -> None:
-    policy.check_response_header(response_header(), req_id="nonce-1")
+    rules.check_response_header(response_header(), req_id="nonce-1")
 
 
 def test_a_response_to_another_request_is_refused() -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_response_header(response_header("nonce-2"), req_id="nonce-1")
+        rules.check_response_header(response_header("nonce-2"), req_id="nonce-1")
 
     assert reason_of(error) == "context_mismatch"
 
@@ -180,7 +180,7 @@ def test_a_request_context_on_a_response_is_refused() -> None:
     header = response_header(stored_context={"purpose": "request", "req_id": "nonce-1"})
 
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_response_header(header, req_id="nonce-1")
+        rules.check_response_header(header, req_id="nonce-1")
 
     assert reason_of(error) == "context_mismatch"
 
@@ -199,33 +199,33 @@ def test_a_request_context_on_a_response_is_refused() -> None:
 )
 def test_a_response_data_key_not_named_response_key_is_refused(entry: DataKeyEntry) -> None:
     with pytest.raises(DecryptionFailed) as error:
-        policy.check_response_header(response_header(data_keys=(entry,)), req_id="nonce-1")
+        rules.check_response_header(response_header(data_keys=(entry,)), req_id="nonce-1")
 
     assert reason_of(error) == "unexpected_key"
 
 
 def test_contexts_refuse_empty_values() -> None:
     with pytest.raises(ValueError, match="non-empty"):
-        policy.required_context(client_id="", req_id="n")
+        rules.required_context(client_id="", req_id="n")
     with pytest.raises(ValueError, match="non-empty"):
-        policy.request_context(route="")
+        rules.request_context(route="")
     with pytest.raises(ValueError, match="non-empty"):
-        policy.response_context(req_id="")
+        rules.response_context(req_id="")
 
 
 def test_a_ciphertext_over_the_cap_is_too_large() -> None:
     with pytest.raises(PayloadTooLarge) as error:
-        policy.check_ciphertext_size(bytes(11), 10)
+        rules.check_ciphertext_size(bytes(11), 10)
 
     assert error.value.reason == "ciphertext_too_large"
 
 
 def test_a_ciphertext_at_the_cap_is_accepted() -> None:
-    policy.check_ciphertext_size(bytes(10), 10)
+    rules.check_ciphertext_size(bytes(10), 10)
 
 
 def test_a_new_resp_key_is_32_fresh_bytes() -> None:
-    first, second = policy.new_resp_key(), policy.new_resp_key()
+    first, second = rules.new_resp_key(), rules.new_resp_key()
 
     assert len(first) == 32
     assert first != second
@@ -234,6 +234,6 @@ def test_a_new_resp_key_is_32_fresh_bytes() -> None:
 @pytest.mark.parametrize("resp_key", [b"", bytes(16), bytes(33)])
 def test_a_resp_key_that_is_not_32_bytes_is_a_bad_request(resp_key: bytes) -> None:
     with pytest.raises(BadRequest) as error:
-        policy.check_resp_key(resp_key)
+        rules.check_resp_key(resp_key)
 
     assert error.value.reason == "invalid_resp_key"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.envelope import policy, sdk
-from secure_ai.envelope.responses import open_response, seal_response
-from secure_ai.errors import BadRequest, DecryptionFailed, PayloadTooLarge
+from secure_ai_protocol.envelope import encryption_sdk, rules
+from secure_ai_protocol.envelope.responses import open_response, seal_response
+from secure_ai_protocol.errors import BadRequest, DecryptionFailed, PayloadTooLarge
 
 RESP_KEY = bytes(range(32))
 PAYLOAD = b'{"choices": [{"message": {"content": "hello"}}]}'
@@ -22,7 +22,7 @@ def test_a_sealed_response_opens_with_its_key_and_request_id() -> None:
 
 
 def test_a_response_uses_the_committing_unsigned_suite_and_the_response_context() -> None:
-    header = sdk.read_header(SEALED)
+    header = encryption_sdk.read_header(SEALED)
 
     assert header.suite == "AES_256_GCM_HKDF_SHA512_COMMIT_KEY"
     assert dict(header.stored_context) == {"dir": "response", "req_id": "nonce-1"}
@@ -49,13 +49,13 @@ def test_a_response_opened_with_another_key_is_refused() -> None:
 
 
 def test_a_request_shaped_message_under_the_response_key_is_not_a_response() -> None:
-    keyring = sdk.raw_aes_keyring(namespace="secure-ai", name="response-key", key=RESP_KEY)
-    forged = sdk.encrypt(
+    keyring = encryption_sdk.raw_aes_keyring(namespace="secure-ai", name="response-key", key=RESP_KEY)
+    forged = encryption_sdk.encrypt(
         b"x",
         keyring,
         context={"purpose": "request", "req_id": "nonce-1"},
         required_keys=(),
-        suite=policy.RESPONSE_SUITE,
+        suite=rules.RESPONSE_SUITE,
     )
 
     with pytest.raises(DecryptionFailed) as error:
@@ -65,13 +65,13 @@ def test_a_request_shaped_message_under_the_response_key_is_not_a_response() -> 
 
 
 def test_a_signed_response_is_refused() -> None:
-    keyring = sdk.raw_aes_keyring(namespace="secure-ai", name="response-key", key=RESP_KEY)
-    signed = sdk.encrypt(
+    keyring = encryption_sdk.raw_aes_keyring(namespace="secure-ai", name="response-key", key=RESP_KEY)
+    signed = encryption_sdk.encrypt(
         b"x",
         keyring,
-        context=policy.response_context(req_id="nonce-1"),
+        context=rules.response_context(req_id="nonce-1"),
         required_keys=(),
-        suite=policy.SIGNING_COMMITTING_SUITE,
+        suite=rules.SIGNING_COMMITTING_SUITE,
     )
 
     with pytest.raises(DecryptionFailed) as error:

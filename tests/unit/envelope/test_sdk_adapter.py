@@ -10,8 +10,8 @@ from aws_cryptographic_material_providers.mpl.models import CreateMultiKeyringIn
 from aws_encryption_sdk import EncryptionSDKClient
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 
-from secure_ai.envelope import policy, sdk
-from secure_ai.errors import ConfigurationError, DecryptionFailed, PayloadTooLarge
+from secure_ai_protocol.envelope import encryption_sdk, rules
+from secure_ai_protocol.errors import ConfigurationError, DecryptionFailed, PayloadTooLarge
 from tests.unit.envelope.keyrings import RecordingKeyring
 from tests.unit.envelope.vectors import material_providers
 
@@ -19,7 +19,7 @@ KEY = os.urandom(32)
 
 
 def keyring(key: bytes = KEY) -> Any:
-    return sdk.raw_aes_keyring(namespace="tests", name="key", key=key)
+    return encryption_sdk.raw_aes_keyring(namespace="tests", name="key", key=key)
 
 
 def sealed(plaintext: bytes, *, frame_length: int = 4096, sealing_keyring: Any = None) -> bytes:
@@ -35,7 +35,9 @@ def sealed(plaintext: bytes, *, frame_length: int = 4096, sealing_keyring: Any =
     return bytes(ciphertext)
 
 
-def strict(ciphertext: bytes, *, max_plaintext_bytes: int = 4096, **overrides: Any) -> sdk.Decrypted:
+def strict(
+    ciphertext: bytes, *, max_plaintext_bytes: int = 4096, **overrides: Any
+) -> encryption_sdk.Decrypted:
     arguments: dict[str, Any] = {
         "reproduced_context": {},
         "required_keys": (),
@@ -43,7 +45,7 @@ def strict(ciphertext: bytes, *, max_plaintext_bytes: int = 4096, **overrides: A
         "max_plaintext_bytes": max_plaintext_bytes,
     }
     arguments.update(overrides)
-    return sdk.strict_decrypt(ciphertext, keyring(), **arguments)
+    return encryption_sdk.strict_decrypt(ciphertext, keyring(), **arguments)
 
 
 def test_a_message_within_the_plaintext_cap_decrypts() -> None:
@@ -54,7 +56,7 @@ def test_a_frame_longer_than_the_plaintext_cap_is_refused_before_unwrapping() ->
     keyring_calls = RecordingKeyring()
 
     with pytest.raises(DecryptionFailed) as error:
-        sdk.strict_decrypt(
+        encryption_sdk.strict_decrypt(
             sealed(b"small", frame_length=4096),
             keyring_calls,
             reproduced_context={},
@@ -90,8 +92,8 @@ def test_a_non_framed_body_longer_than_the_plaintext_cap_is_refused() -> None:
 
 
 def test_a_signed_message_is_refused_when_only_unsigned_are_allowed() -> None:
-    signed = sdk.encrypt(
-        b"x", keyring(), context={"k": "v"}, required_keys=(), suite=policy.SIGNING_COMMITTING_SUITE
+    signed = encryption_sdk.encrypt(
+        b"x", keyring(), context={"k": "v"}, required_keys=(), suite=rules.SIGNING_COMMITTING_SUITE
     )
 
     with pytest.raises(DecryptionFailed) as error:
@@ -101,35 +103,35 @@ def test_a_signed_message_is_refused_when_only_unsigned_are_allowed() -> None:
 
 
 def test_a_signed_message_decrypts_when_signed_messages_are_allowed() -> None:
-    signed = sdk.encrypt(
-        b"x", keyring(), context={"k": "v"}, required_keys=(), suite=policy.SIGNING_COMMITTING_SUITE
+    signed = encryption_sdk.encrypt(
+        b"x", keyring(), context={"k": "v"}, required_keys=(), suite=rules.SIGNING_COMMITTING_SUITE
     )
 
     assert strict(signed, allow_signed=True).plaintext == b"x"
 
 
 def test_required_context_is_bound_but_not_stored() -> None:
-    ciphertext = sdk.encrypt(
+    ciphertext = encryption_sdk.encrypt(
         b"x",
         keyring(),
         context={"client_id": "a", "route": "/r"},
         required_keys=("client_id",),
-        suite=policy.COMMITTING_SUITE,
+        suite=rules.COMMITTING_SUITE,
     )
 
-    assert dict(sdk.read_header(ciphertext).stored_context) == {"route": "/r"}
+    assert dict(encryption_sdk.read_header(ciphertext).stored_context) == {"route": "/r"}
     opened = strict(ciphertext, reproduced_context={"client_id": "a"}, required_keys=("client_id",))
     assert opened.plaintext == b"x"
 
 
 @pytest.mark.parametrize("reproduced", [{"client_id": "b"}, {}])
 def test_required_context_that_differs_or_is_missing_does_not_decrypt(reproduced: dict[str, str]) -> None:
-    ciphertext = sdk.encrypt(
+    ciphertext = encryption_sdk.encrypt(
         b"x",
         keyring(),
         context={"client_id": "a"},
         required_keys=("client_id",),
-        suite=policy.COMMITTING_SUITE,
+        suite=rules.COMMITTING_SUITE,
     )
 
     with pytest.raises(DecryptionFailed) as error:
@@ -141,7 +143,7 @@ def test_required_context_that_differs_or_is_missing_does_not_decrypt(reproduced
 @pytest.mark.parametrize("junk", [b"", b"\x02", b"\x02\x05\x78" + bytes(40), os.urandom(200), b"{}"])
 def test_bytes_that_are_not_a_message_header_are_malformed(junk: bytes) -> None:
     with pytest.raises(DecryptionFailed) as error:
-        sdk.read_header(junk)
+        encryption_sdk.read_header(junk)
 
     assert error.value.reason == "malformed_envelope"
 
@@ -153,14 +155,14 @@ def test_a_header_with_two_data_keys_is_refused_while_parsing() -> None:
     ciphertext = sealed(b"x", sealing_keyring=two)
 
     with pytest.raises(DecryptionFailed) as error:
-        sdk.read_header(ciphertext)
+        encryption_sdk.read_header(ciphertext)
 
     assert error.value.reason == "data_key_count"
 
 
 def test_a_wrapping_key_of_the_wrong_length_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError) as error:
-        sdk.raw_aes_keyring(namespace="tests", name="key", key=bytes(7))
+        encryption_sdk.raw_aes_keyring(namespace="tests", name="key", key=bytes(7))
 
     assert error.value.reason == "envelope_keyring_invalid"
 
@@ -171,22 +173,24 @@ def test_our_own_encrypt_never_writes_two_data_keys() -> None:
     )
 
     with pytest.raises(ConfigurationError):
-        sdk.encrypt(b"x", two, context={}, required_keys=(), suite=policy.COMMITTING_SUITE)
+        encryption_sdk.encrypt(b"x", two, context={}, required_keys=(), suite=rules.COMMITTING_SUITE)
 
 
 def test_an_unknown_suite_name_is_a_configuration_error_on_encrypt() -> None:
     with pytest.raises(ConfigurationError) as error:
-        sdk.encrypt(b"x", keyring(), context={}, required_keys=(), suite="AES_128_NOT_A_SUITE")
+        encryption_sdk.encrypt(b"x", keyring(), context={}, required_keys=(), suite="AES_128_NOT_A_SUITE")
 
     assert error.value.reason == "envelope_encrypt_failed"
 
 
 def test_a_decryption_failure_message_carries_only_its_reason_code() -> None:
     secret = b"the plaintext must never appear"
-    ciphertext = sdk.encrypt(secret, keyring(), context={}, required_keys=(), suite=policy.COMMITTING_SUITE)
+    ciphertext = encryption_sdk.encrypt(
+        secret, keyring(), context={}, required_keys=(), suite=rules.COMMITTING_SUITE
+    )
 
     with pytest.raises(DecryptionFailed) as error:
-        sdk.strict_decrypt(
+        encryption_sdk.strict_decrypt(
             ciphertext,
             keyring(os.urandom(32)),
             reproduced_context={},

@@ -11,8 +11,8 @@ import pytest
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 from aws_encryption_sdk.internal.formatting.serialize import serialize_header
 
-from secure_ai.envelope import sdk
-from secure_ai.errors import DecryptionFailed
+from secure_ai_protocol.envelope import encryption_sdk
+from secure_ai_protocol.errors import DecryptionFailed
 from tests.unit.envelope.keyrings import RecordingKeyring, StaticDataKeyKeyring
 from tests.unit.envelope.vectors import load, manifest_keyring, zero_key_aes_keyring
 
@@ -37,8 +37,8 @@ def kat_keyring(vector: dict[str, Any]) -> Any:
     return StaticDataKeyKeyring(base64.b64decode(vector["decrypted-dek"]))
 
 
-def decrypt(ciphertext: bytes, keyring: Any, *, allow_signed: bool = True) -> sdk.Decrypted:
-    return sdk.strict_decrypt(
+def decrypt(ciphertext: bytes, keyring: Any, *, allow_signed: bool = True) -> encryption_sdk.Decrypted:
+    return encryption_sdk.strict_decrypt(
         ciphertext,
         keyring,
         reproduced_context={},
@@ -121,7 +121,7 @@ def test_a_legacy_non_committing_message_is_refused_before_any_key_is_unwrapped(
 
 @pytest.mark.parametrize("vector_id", sorted(LEGACY))
 def test_a_legacy_message_header_reads_as_format_1(vector_id: str) -> None:
-    header = sdk.read_header(base64.b64decode(LEGACY[vector_id]["ciphertext_b64"]))
+    header = encryption_sdk.read_header(base64.b64decode(LEGACY[vector_id]["ciphertext_b64"]))
 
     assert header.version == 1
 

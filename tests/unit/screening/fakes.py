@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Final
 
-from secure_ai.screening.policy import Policy
+from secure_ai_gateway.screening.policy import Policy
 
 
 class FakeClock:

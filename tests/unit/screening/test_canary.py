@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from secure_ai.screening.canary import CUT_SHORT_LABEL, detect_canary, new_canary
-from secure_ai.screening.errors import WeakCanary
-from secure_ai.screening.normalise import normalise
+from secure_ai_gateway.screening.canary import CUT_SHORT_LABEL, detect_canary, new_canary
+from secure_ai_gateway.screening.errors import WeakCanary
+from secure_ai_gateway.screening.normalise import normalise
 
 CANARY = "kavure-mosidu-tepoka-lunabi"
 

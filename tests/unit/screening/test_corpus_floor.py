@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from secure_ai.screening.findings import DetectorName
-from secure_ai.screening.policy import Policy
-from secure_ai.screening.registry import FINDING_TYPES
-from secure_ai.screening.screen import screen_text
+from secure_ai_gateway.screening.findings import DetectorName
+from secure_ai_gateway.screening.policy import Policy
+from secure_ai_gateway.screening.registry import FINDING_TYPES
+from secure_ai_gateway.screening.screen import screen_text
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 PATTERN_DETECTORS: tuple[DetectorName, ...] = ("pii", "secrets", "canary", "exfiltration", "deny_terms")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.deny_terms import detect_deny_terms
-from secure_ai.screening.normalise import normalise
+from secure_ai_gateway.screening.deny_terms import detect_deny_terms
+from secure_ai_gateway.screening.normalise import normalise
 
 TERMS = ("project nightjar", "quokkasoft", "darkpool", "caf\u00e9")
 

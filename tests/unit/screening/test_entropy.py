@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.entropy import looks_random, shannon_entropy
+from secure_ai_gateway.screening.entropy import looks_random, shannon_entropy
 
 
 def test_entropy_is_zero_for_nothing_and_for_one_repeated_character() -> None:

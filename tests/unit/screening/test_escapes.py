@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from secure_ai.screening.escapes import escapes
+from secure_ai_gateway.screening.escapes import escapes
 
 
 def decode(text: str) -> str:

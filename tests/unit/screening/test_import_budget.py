@@ -10,7 +10,7 @@ def test_screening_imports_neither_openai_nor_boto3() -> None:
     # Given a fresh interpreter that imports everything but the moderation adapter
     code = (
         "import sys\n"
-        "import secure_ai.screening.screen, secure_ai.screening.pseudonymise\n"
+        "import secure_ai_gateway.screening.screen, secure_ai_gateway.screening.pseudonymise\n"
         "print(sorted(name for name in ('openai', 'boto3', 'botocore') if name in sys.modules))\n"
     )
     # When it runs

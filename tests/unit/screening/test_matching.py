@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import re2
 
-from secure_ai.screening.matching import HintSet, Pattern, ScanTarget
+from secure_ai_gateway.screening.matching import HintSet, Pattern, ScanTarget
 
 TEXTS = [
     "plain ascii x here",

@@ -9,11 +9,11 @@ import httpx2
 import openai
 import pytest
 
-from secure_ai.errors import UpstreamFailed, UpstreamTimeout
-from secure_ai.screening.errors import ModerationTimeout, ModerationUnavailable
-from secure_ai.screening.moderation import detect_moderation
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.openai_moderation import OpenAIModeration
+from secure_ai_gateway.adapters.openai.moderation import OpenAIModeration
+from secure_ai_gateway.screening.errors import ModerationTimeout, ModerationUnavailable
+from secure_ai_gateway.screening.moderation import detect_moderation
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_protocol.errors import UpstreamFailed, UpstreamTimeout
 from tests.unit.screening.fakes import ScoringModeration
 
 THRESHOLDS = {"violence": 0.5, "sexual/minors": 0.05}

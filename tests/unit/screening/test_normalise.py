@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_ai.screening.normalise import fold_for_matching, normalise
+from secure_ai_gateway.screening.normalise import fold_for_matching, normalise
 
 
 def test_ascii_text_is_its_own_normal_form() -> None:

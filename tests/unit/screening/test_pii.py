@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.findings import Detection
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.pii import canonical_value, detect_pii
+from secure_ai_gateway.screening.findings import Detection
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.pii import canonical_value, detect_pii
 
 
 def found(text: str) -> list[tuple[str, str]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.pii import detect_pii
-from secure_ai.screening.pseudonymise import Pseudonymiser
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.pii import detect_pii
+from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
 
 
 def found(text: str) -> list[tuple[str, str]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.pii import detect_pii
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.pii import detect_pii
 
 SEPARATORS = {
     "space": " ",

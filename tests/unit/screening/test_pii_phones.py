@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import phonenumbers
 import pytest
 
-from secure_ai.screening import pii
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.pii import DEFAULT_PHONE_REGIONS, detect_pii
+from secure_ai_gateway.screening import pii
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.pii import DEFAULT_PHONE_REGIONS, detect_pii
 
 # Numbers from the ranges set aside for fiction where a regulator has one (Ofcom, ACMA, ARCEP,
 # NANP 555-01xx); the others are the brief's examples of each national format.
@@ -277,8 +277,8 @@ def test_libphonenumber_is_loaded_only_for_a_text_with_a_digit_run() -> None:
     # Given a fresh interpreter that screens prose, then a phone number
     code = (
         "import sys\n"
-        "from secure_ai.screening.normalise import normalise\n"
-        "from secure_ai.screening.pii import detect_pii\n"
+        "from secure_ai_gateway.screening.normalise import normalise\n"
+        "from secure_ai_gateway.screening.pii import detect_pii\n"
         "detect_pii(normalise('Write to alice@example.com today.'))\n"
         "print('phonenumbers' in sys.modules)\n"
         "detect_pii(normalise('Call 020 7946 0958 today.'))\n"

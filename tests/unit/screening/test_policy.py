@@ -5,9 +5,9 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from secure_ai.screening.findings import DetectorName
-from secure_ai.screening.policy import DEFAULT_POLICY, Policy
-from secure_ai.screening.registry import DETECTORS, FINDING_TYPES
+from secure_ai_gateway.screening.findings import DetectorName
+from secure_ai_gateway.screening.policy import DEFAULT_POLICY, Policy
+from secure_ai_gateway.screening.registry import DETECTORS, FINDING_TYPES
 
 
 def test_the_default_policy_blocks_everything_except_pii_which_it_redacts() -> None:

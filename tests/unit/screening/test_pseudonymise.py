@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.errors import PayloadTooLarge
-from secure_ai.screening.pseudonymise import MAX_PSEUDONYMISE_CHARS, Pseudonymiser, Restoration
+from secure_ai_gateway.screening.pseudonymise import MAX_PSEUDONYMISE_CHARS, Pseudonymiser, Restoration
+from secure_ai_protocol.errors import PayloadTooLarge
 from tests.unit.screening.fakes import CARD, EMAIL, IBAN, PHONE, SSN
 
 # A public address: documentation ranges such as 192.0.2.0/24 identify no one and stay as written.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from secure_ai.screening.findings import mask_sample, placeholder
-from secure_ai.screening.redaction import redact, redact_tracking
+from secure_ai_gateway.screening.findings import mask_sample, placeholder
+from secure_ai_gateway.screening.redaction import redact, redact_tracking
 
 
 def test_each_span_is_replaced_by_its_placeholder() -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-import secure_ai.screening.policy as policy_module
-from secure_ai.screening import registry, screen
-from secure_ai.screening.detector import DetectorSpec, ScreeningContext
-from secure_ai.screening.findings import Detection
-from secure_ai.screening.policy import DEFAULT_POLICY, Policy
-from secure_ai.screening.registry import DEFAULT_ACTIONS, DETECTOR_SPECS, DETECTORS, FINDING_TYPES
-from secure_ai.screening.screen import screen_text
+import secure_ai_gateway.screening.policy as policy_module
+from secure_ai_gateway.screening import registry, screen
+from secure_ai_gateway.screening.detector import DetectorSpec, ScreeningContext
+from secure_ai_gateway.screening.findings import Detection
+from secure_ai_gateway.screening.policy import DEFAULT_POLICY, Policy
+from secure_ai_gateway.screening.registry import DEFAULT_ACTIONS, DETECTOR_SPECS, DETECTORS, FINDING_TYPES
+from secure_ai_gateway.screening.screen import screen_text
 
 
 def test_every_finding_type_belongs_to_exactly_one_detector() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from secure_ai.screening.pseudonymise import Pseudonymiser
-from secure_ai.screening.release import release
-from secure_ai.screening.verdict import keyed_digest
+from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
+from secure_ai_gateway.screening.release import release
+from secure_ai_gateway.screening.verdict import keyed_digest
 from tests.unit.screening.fakes import CARD, EMAIL, local_policy
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -82,7 +82,7 @@ def test_a_value_is_never_released_inside_a_url_even_to_an_allowed_host(answer: 
 
 def test_release_is_the_only_code_that_restores_pseudonyms() -> None:
     # Given every module of the layer and the functions
-    sources = [*REPOSITORY.glob("layers/shared/secure_ai/**/*.py"), *REPOSITORY.glob("functions/*/*/*.py")]
+    sources = [*REPOSITORY.glob("packages/*/src/**/*.py"), *REPOSITORY.glob("functions/*/*/*.py")]
     # When their calls of a `restore` method are listed
     callers = {
         path.relative_to(REPOSITORY).as_posix()
@@ -91,7 +91,7 @@ def test_release_is_the_only_code_that_restores_pseudonyms() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "restore"
     }
     # Then release.py is the only one: nothing restores outside the screen-then-release order
-    assert callers == {"layers/shared/secure_ai/screening/release.py"}
+    assert callers == {"packages/gateway/src/secure_ai_gateway/screening/release.py"}
 
 
 def test_a_value_that_becomes_part_of_a_url_once_written_blocks_even_without_the_link_detector() -> None:

@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 from referencing.exceptions import Unretrievable
 
-from secure_ai.screening import schema as schema_module
-from secure_ai.screening.errors import UnsafeSchema, ValidationBudgetExceeded
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.schema import _NO_RETRIEVAL, MAX_SCHEMA_DEPTH, check_schema, detect_schema_violations
+from secure_ai_gateway.screening import schema as schema_module
+from secure_ai_gateway.screening.errors import UnsafeSchema, ValidationBudgetExceeded
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.schema import (
+    _NO_RETRIEVAL,
+    MAX_SCHEMA_DEPTH,
+    check_schema,
+    detect_schema_violations,
+)
 from tests.unit.screening.fakes import FakeClock, TickingClock
 
 PERSON: dict[str, Any] = {

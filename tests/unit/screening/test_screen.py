@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.errors import PayloadTooLarge
-from secure_ai.screening.policy import DEFAULT_POLICY
-from secure_ai.screening.screen import MAX_INPUT_BYTES, screen_text
-from secure_ai.screening.verdict import MAX_VERDICT_FINDINGS
+from secure_ai_gateway.screening.policy import DEFAULT_POLICY
+from secure_ai_gateway.screening.screen import MAX_INPUT_BYTES, screen_text
+from secure_ai_gateway.screening.verdict import MAX_VERDICT_FINDINGS
+from secure_ai_protocol.errors import PayloadTooLarge
 from tests.unit.screening.fakes import (
     AWS_ACCESS_KEY,
     AWS_SECRET_KEY,
@@ -427,7 +427,7 @@ def test_a_failure_to_normalise_makes_every_detector_unavailable(monkeypatch: py
     def broken(text: str) -> object:
         raise RuntimeError("normalisation defect")
 
-    monkeypatch.setattr("secure_ai.screening.screen.normalise", broken)
+    monkeypatch.setattr("secure_ai_gateway.screening.screen.normalise", broken)
     # When a text is screened
     verdict = screen_text("hello", local_policy())
     # Then nothing could be checked, and the verdict blocks

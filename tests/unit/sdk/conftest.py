@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto import mock_aws
 
-from secure_ai.envelope.kms import public_key_pem
-from secure_ai.envelope.requests import RequestEnvelopes
-from secure_ai.sdk.client import AsyncSecureAIClient, SecureAIClient
+from secure_ai_client.client import AsyncSecureAIClient, SecureAIClient
+from secure_ai_protocol.envelope.kms import public_key_pem
+from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.unit.sdk.fake_gateway import BASE_URL, FakeGateway
 

@@ -15,18 +15,18 @@ from typing import Any
 
 import httpx
 
-from secure_ai.envelope.requests import RequestEnvelopes
-from secure_ai.envelope.responses import seal_response
-from secure_ai.errors import GatewayError, SignatureRejected
-from secure_ai.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai.signing.content_digest import body_matches_digest
-from secure_ai.signing.message_signature import (
+from secure_ai_protocol.envelope.requests import RequestEnvelopes
+from secure_ai_protocol.envelope.responses import seal_response
+from secure_ai_protocol.errors import GatewayError, SignatureRejected
+from secure_ai_protocol.key_ids import parse_key_id
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.signing.content_digest import body_matches_digest
+from secure_ai_protocol.signing.message_signature import (
     PROFILE_TAG,
     ParsedSignature,
     SignedRequest,
     check_window,
     parse_signature_headers,
-    split_key_id,
     verify_signature,
 )
 
@@ -131,7 +131,7 @@ class FakeGateway:
         return parsed
 
     def _sealed_answer(self, request: httpx.Request, parsed: ParsedSignature, route: str) -> httpx.Response:
-        client_id = split_key_id(parsed.key_id).client_id
+        client_id = parse_key_id(parsed.key_id).client_id
         opened = self.envelopes.open(request.content, client_id=client_id, req_id=parsed.nonce, route=route)
         plaintext = json.loads(opened.plaintext)
         self.opened.append(Opened(parsed.nonce, route, plaintext))

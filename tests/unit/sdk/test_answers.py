@@ -7,8 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.sdk.errors import ResponseRejected
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.errors import ResponseRejected
 from tests.unit.sdk.fake_gateway import BLOCK_VERDICT, FakeGateway
 
 MakeClient = Callable[..., SecureAIClient]

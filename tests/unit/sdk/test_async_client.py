@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from secure_ai.sdk import exchange
-from secure_ai.sdk.client import AsyncSecureAIClient
-from secure_ai.sdk.errors import PublicKeyMismatch, RateLimited, ResponseRejected
+from secure_ai_client import exchange
+from secure_ai_client.client import AsyncSecureAIClient
+from secure_ai_client.errors import PublicKeyMismatch, RateLimited, ResponseRejected
 from tests.unit.sdk.conftest import other_public_key_pem
 from tests.unit.sdk.fake_gateway import FakeGateway, json_response
 
@@ -46,8 +46,8 @@ def test_async_sealing_and_opening_run_off_the_event_loop_thread(
         threads["open"] = threading.get_ident()
         return open_payload(*args)
 
-    monkeypatch.setattr("secure_ai.sdk.client.sealed_call", recording_seal)
-    monkeypatch.setattr("secure_ai.sdk.client.opened_payload", recording_open)
+    monkeypatch.setattr("secure_ai_client.client.sealed_call", recording_seal)
+    monkeypatch.setattr("secure_ai_client.client.opened_payload", recording_open)
 
     async def scenario() -> int:
         async with make_async_client() as client:

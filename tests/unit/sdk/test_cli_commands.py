@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from secure_ai.cli import main
-from secure_ai.clients.credentials import ClientCredentials
-from secure_ai.sdk.client import SecureAIClient
+from secure_ai_client.cli import main
+from secure_ai_client.client import SecureAIClient
+from secure_ai_protocol.credentials import ClientCredentials
 from tests.unit.sdk.conftest import KEY_ID, SECRET, Keys
 from tests.unit.sdk.fake_gateway import BASE_URL, BLOCK_VERDICT, FakeGateway, json_response
 
@@ -91,7 +91,7 @@ def ask(
 ) -> Callable[..., int]:
     """Run `secure-ai ask` against the fake gateway (its transport and moto's KMS injected)."""
     monkeypatch.setattr(
-        "secure_ai.sdk.client.SecureAIClient",
+        "secure_ai_client.client.SecureAIClient",
         functools.partial(SecureAIClient, transport=httpx.MockTransport(gateway), kms_client=keys.kms),
     )
 

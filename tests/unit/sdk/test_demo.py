@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from secure_ai.sdk.demo import QueueTarget, run_demo
-from secure_ai.sdk.errors import RateLimited, SecureAIError
-from secure_ai.sdk.results import ChatResult
+from secure_ai_client.demo import QueueTarget, run_demo
+from secure_ai_client.errors import RateLimited, SecureAIError
+from secure_ai_client.results import ChatResult
 from tests.unit.sdk.fake_gateway import ALLOW_VERDICT, BLOCK_VERDICT
 
 if TYPE_CHECKING:
-    from secure_ai.sdk.client import SecureAIClient
+    from secure_ai_client.client import SecureAIClient
 
 REDACT_VERDICT: dict[str, Any] = ALLOW_VERDICT | {
     "decision": "redact",

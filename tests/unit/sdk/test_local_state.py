@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.sdk.errors import LocalStateError
-from secure_ai.sdk.local_state import read_local_state
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.errors import LocalStateError
+from secure_ai_client.local_state import read_local_state
 from tests.unit.sdk.conftest import KEY_ID, SECRET, Keys
 from tests.unit.sdk.fake_gateway import BASE_URL, FakeGateway
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.sdk.errors import PublicKeyMismatch, ResponseRejected
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.errors import PublicKeyMismatch, ResponseRejected
 from tests.unit.sdk.conftest import Keys, other_public_key_pem
 from tests.unit.sdk.fake_gateway import FakeGateway
 

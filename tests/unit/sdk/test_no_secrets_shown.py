@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from secure_ai.sdk.client import AsyncSecureAIClient, SecureAIClient
-from secure_ai.sdk.errors import ResponseRejected, SecureAIError, Unauthorized
+from secure_ai_client.client import AsyncSecureAIClient, SecureAIClient
+from secure_ai_client.errors import ResponseRejected, SecureAIError, Unauthorized
 from tests.unit.sdk.conftest import SECRET
 from tests.unit.sdk.fake_gateway import FakeGateway, json_response
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.sdk.errors import (
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.errors import (
     ApiError,
     BadRequest,
     EncryptionFailed,

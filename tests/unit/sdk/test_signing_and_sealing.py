@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from secure_ai.envelope import sdk
-from secure_ai.errors import DecryptionFailed
-from secure_ai.sdk.client import SecureAIClient
-from secure_ai.sdk.errors import Unauthorized
-from secure_ai.signing.content_digest import body_matches_digest
-from secure_ai.signing.message_signature import (
+from secure_ai_client.client import SecureAIClient
+from secure_ai_client.errors import Unauthorized
+from secure_ai_protocol.envelope import encryption_sdk
+from secure_ai_protocol.errors import DecryptionFailed
+from secure_ai_protocol.signing.content_digest import body_matches_digest
+from secure_ai_protocol.signing.message_signature import (
     PROFILE_TAG,
     SignedRequest,
     check_window,
@@ -128,7 +128,7 @@ def test_each_mode_seals_with_its_suite_and_key(
 ) -> None:
     make_client(mode).chat_completions(model="gpt-4o-mini", messages=HELLO)
 
-    header = sdk.read_header(gateway.requests[-1].content)
+    header = encryption_sdk.read_header(gateway.requests[-1].content)
     assert header.suite == suite
     assert [entry.provider_id for entry in header.data_keys] == [provider]
     stored = {name: value for name, value in header.stored_context.items() if name != "aws-crypto-public-key"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from secure_ai.sdk.client import SecureAIClient
+from secure_ai_client.client import SecureAIClient
 from tests.unit.sdk.fake_gateway import FakeGateway
 
 MakeClient = Callable[..., SecureAIClient]

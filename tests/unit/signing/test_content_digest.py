@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 
-from secure_ai.errors import SignatureRejected
-from secure_ai.signing.content_digest import body_matches_digest, compute_content_digest, parse_content_digest
+from secure_ai_protocol.errors import SignatureRejected
+from secure_ai_protocol.signing.content_digest import (
+    body_matches_digest,
+    compute_content_digest,
+    parse_content_digest,
+)
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[2] / "vectors" / "rfc9530_content_digest.json").read_text(encoding="utf-8")

@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
-from secure_ai.errors import SignatureRejected
-from secure_ai.signing.content_digest import compute_content_digest
-from secure_ai.signing.gateway_request import query_from_event, request_from_authorizer_event, single_header
-from secure_ai.signing.message_signature import (
+from secure_ai_gateway.api.signed_request import (
+    query_from_event,
+    request_from_authorizer_event,
+    single_header,
+)
+from secure_ai_protocol.errors import SignatureRejected
+from secure_ai_protocol.signing.content_digest import compute_content_digest
+from secure_ai_protocol.signing.message_signature import (
     PROFILE_TAG,
     SignedRequest,
     check_window,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from secure_ai.signing.content_digest import compute_content_digest
-from secure_ai.signing.gateway_request import request_from_authorizer_event
-from secure_ai.signing.message_signature import (
+from secure_ai_gateway.api.signed_request import request_from_authorizer_event
+from secure_ai_protocol.signing.content_digest import compute_content_digest
+from secure_ai_protocol.signing.message_signature import (
     SignedRequest,
     canonical_query,
     check_window,

@@ -12,9 +12,9 @@ from http_sfv.item import InnerList
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.errors import SignatureRejected
-from secure_ai.signing.content_digest import compute_content_digest
-from secure_ai.signing.message_signature import (
+from secure_ai_protocol.errors import SignatureRejected
+from secure_ai_protocol.signing.content_digest import compute_content_digest
+from secure_ai_protocol.signing.message_signature import (
     PROFILE_COMPONENTS,
     PROFILE_PARAMETERS,
     PROFILE_TAG,

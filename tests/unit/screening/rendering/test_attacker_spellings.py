@@ -10,9 +10,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from secure_ai.screening.exfiltration import detect_exfiltration
-from secure_ai.screening.normalise import normalise
-from secure_ai.screening.rendering.urls import url_parts
+from secure_ai_gateway.screening.exfiltration import detect_exfiltration
+from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.rendering.urls import url_parts
 
 ALLOWED = ("example.com",)
 TOKENS = ("Zq8vK2mW9pL4xR7tY3nB6cV1", "c2VjcmV0X2RhdGFfMTIz9Kq", "Tg5Hw2Lp8Xm4Rv7Nb3Jd6Fq")

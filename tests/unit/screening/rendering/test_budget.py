@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.errors import RenderBudgetExceeded
-from secure_ai.screening.rendering.budget import RenderBudget
+from secure_ai_gateway.screening.errors import RenderBudgetExceeded
+from secure_ai_gateway.screening.rendering.budget import RenderBudget
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.rendering.css import css_urls
+from secure_ai_gateway.screening.rendering.css import css_urls
 
 
 def urls(css: str) -> list[tuple[str, str, str]]:

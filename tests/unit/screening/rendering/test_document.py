@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from secure_ai.screening.errors import RenderBudgetExceeded
-from secure_ai.screening.rendering.document import render
-from secure_ai.screening.rendering.resources import Resource
+from secure_ai_gateway.screening.errors import RenderBudgetExceeded
+from secure_ai_gateway.screening.rendering.document import render
+from secure_ai_gateway.screening.rendering.resources import Resource
 
 
 def resources(text: str) -> list[tuple[str, str, str, str]]:

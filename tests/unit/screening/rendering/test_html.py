@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from secure_ai.screening.rendering.budget import RenderBudget
-from secure_ai.screening.rendering.html import html_urls, tag_name
+from secure_ai_gateway.screening.rendering.budget import RenderBudget
+from secure_ai_gateway.screening.rendering.html import html_urls, tag_name
 
 
 def urls(fragment: str) -> list[tuple[str, str, str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secure_ai.screening.rendering.json_text import json_unescaped
+from secure_ai_gateway.screening.rendering.json_text import json_unescaped
 
 
 def test_json_escapes_are_decoded() -> None:

@@ -20,14 +20,19 @@ def loaded_after(code: str) -> list[str]:
 def test_importing_the_screen_loads_no_parser() -> None:
     # Given a fresh interpreter that imports the screen and the exfiltration detector
     # Then none of the rendering libraries is loaded
-    assert loaded_after("import secure_ai.screening.screen, secure_ai.screening.exfiltration") == []
+    assert (
+        loaded_after("import secure_ai_gateway.screening.screen, secure_ai_gateway.screening.exfiltration")
+        == []
+    )
 
 
 def test_a_text_without_link_characters_loads_no_parser() -> None:
-    code = "from secure_ai.screening.rendering.document import render\nrender('plain words 42')"
+    code = "from secure_ai_gateway.screening.rendering.document import render\nrender('plain words 42')"
     assert loaded_after(code) == []
 
 
 def test_a_render_loads_the_parsers_it_needs() -> None:
-    code = "from secure_ai.screening.rendering.document import render\nrender('![x](//e.example/p.png)')"
+    code = (
+        "from secure_ai_gateway.screening.rendering.document import render\nrender('![x](//e.example/p.png)')"
+    )
     assert set(loaded_after(code)) >= {"markdown_it", "ada_url"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.rendering.plain_text import bare_urls
+from secure_ai_gateway.screening.rendering.plain_text import bare_urls
 
 
 def spellings(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai.screening.rendering.urls import parse_url, refresh_url, srcset_candidates, url_parts
+from secure_ai_gateway.screening.rendering.urls import parse_url, refresh_url, srcset_candidates, url_parts
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,111 @@
+"""The model call through the openai SDK: explicit timeout and retries, errors mapped, bodies dropped.
+
+Works with any OpenAI-compatible endpoint (OpenAI, Azure OpenAI's v1 API, vLLM, Ollama) through
+`base_url`. Upstream error bodies never travel further than this module: each failure becomes one of
+the project's exceptions with a fixed reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import openai
+from openai.types.chat import ChatCompletion
+
+from secure_ai_protocol.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
+from secure_ai_protocol.json_bounds import json_depth_within
+
+if TYPE_CHECKING:
+    from secure_ai_protocol.wire.chat import ChatCompletionRequest
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
+MAX_RETRY_AFTER_SECONDS = 3600
+CONNECT_TIMEOUT_SECONDS = 3.0
+
+
+def openai_client(*, api_key: str, base_url: str, timeout_seconds: float, max_retries: int) -> openai.OpenAI:
+    """An SDK client with the gateway's limits (the SDK defaults are 600 s and 2 retries)."""
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=httpx2.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, timeout_seconds)),
+        max_retries=max_retries,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    """What the model said, and what it cost."""
+
+    completion: dict[str, Any]
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens to settle against the budget."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+class ChatModel:
+    """Chat completions from one OpenAI-compatible endpoint."""
+
+    def __init__(self, client: openai.OpenAI) -> None:
+        self._client = client
+
+    def complete(self, request: ChatCompletionRequest) -> ModelAnswer:
+        """Send `request`; return the first choice's text with usage, or raise an Upstream* error."""
+        arguments = request.model_dump(exclude_none=True, by_alias=True)
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(**arguments)
+        except openai.APITimeoutError:
+            raise UpstreamTimeout("model_timeout") from None
+        except openai.RateLimitError as error:
+            raise UpstreamRateLimited("model_rate_limited", retry_after_seconds(error.response)) from None
+        except (openai.APIConnectionError, openai.APIStatusError):
+            # Status errors include 4xx from a request the provider refused: still not the client's to see.
+            raise UpstreamFailed("model_failed") from None
+        # The provider's JSON is as untrusted as a client's: its depth is bounded before the SDK
+        # parses it (a deeply nested answer would otherwise raise RecursionError, a 500).
+        if not json_depth_within(raw.content):
+            raise UpstreamFailed("model_answer_too_deep")
+        completion = raw.parse()
+        if not isinstance(completion, ChatCompletion):
+            # The SDK hands back a body that is not a JSON object as it came (text, a list).
+            raise UpstreamFailed("model_malformed_answer")
+        return answer_from(completion.model_dump(mode="json", exclude_unset=True))
+
+
+def answer_from(completion: dict[str, Any]) -> ModelAnswer:
+    """Validate the provider's answer shape; anything unexpected is an upstream failure."""
+    choices = completion.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise UpstreamFailed("model_malformed_answer")
+    message = choices[0].get("message") if isinstance(choices[0], dict) else None
+    text = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(text, str):
+        raise UpstreamFailed("model_malformed_answer")
+    usage = completion.get("usage") or {}
+    prompt_tokens = usage.get("prompt_tokens")
+    completion_tokens = usage.get("completion_tokens")
+    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        raise UpstreamFailed("model_malformed_answer")
+    if prompt_tokens < 0 or completion_tokens < 0:
+        raise UpstreamFailed("model_malformed_answer")
+    return ModelAnswer(
+        completion=completion, text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+    )
+
+
+def retry_after_seconds(response: httpx2.Response | None) -> int:
+    """The provider's Retry-After (seconds form), bounded; a default when absent or unparsable."""
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        seconds = math.ceil(float(value)) if value is not None else DEFAULT_RETRY_AFTER_SECONDS
+    except (ValueError, OverflowError):
+        seconds = DEFAULT_RETRY_AFTER_SECONDS
+    return min(max(seconds, 1), MAX_RETRY_AFTER_SECONDS)

@@ -1,0 +1,121 @@
+"""Per-client daily budgets: reserve the worst case before the model call, settle with real usage.
+
+The arithmetic is pure; `UsageLedger` is the DynamoDB adapter. A reservation is one atomic
+conditional UpdateItem, so concurrent requests cannot together overspend: with a budget of 10
+requests, 50 concurrent calls admit exactly 10.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from secure_ai_gateway.adapters.aws_clients import dynamodb_client
+from secure_ai_protocol.errors import DependencyUnavailable, QuotaExceeded
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 4
+USAGE_RETENTION = timedelta(days=35)
+
+
+def estimate_prompt_tokens(texts: Iterable[str]) -> int:
+    """A cautious token estimate (≈4 characters a token, plus per-message overhead), never zero."""
+    total = 0
+    for text in texts:
+        total += math.ceil(len(text) / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS
+    return max(total, 1)
+
+
+def period_of(now: float) -> str:
+    """The budget period (a UTC day) containing `now`."""
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def seconds_until_next_period(now: float) -> int:
+    """Seconds until the budget resets (next UTC midnight), at least 1: the Retry-After value."""
+    moment = datetime.fromtimestamp(now, UTC)
+    tomorrow = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, math.ceil((tomorrow - moment).total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A client's daily limits."""
+
+    tokens: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Tokens held for one request until it settles."""
+
+    client_id: str
+    period: str
+    tokens: int
+
+
+class UsageLedger:
+    """Reservations and settlements in the `usage` table (HASH client_id, RANGE period)."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def _dynamodb(self) -> DynamoDBClient:
+        return self._client or dynamodb_client()
+
+    def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation:
+        """Hold `tokens` and one request against today's budget, atomically, or raise QuotaExceeded."""
+        period = period_of(now)
+        if tokens > budget.tokens or budget.requests < 1:
+            raise QuotaExceeded("request_exceeds_budget", seconds_until_next_period(now))
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"client_id": {"S": client_id}, "period": {"S": period}},
+                UpdateExpression="ADD reserved_tokens :tokens, requests :one SET expires_at = :expires",
+                ConditionExpression=(
+                    "(attribute_not_exists(reserved_tokens) OR reserved_tokens <= :token_room) "
+                    "AND (attribute_not_exists(requests) OR requests < :request_limit)"
+                ),
+                ExpressionAttributeValues={
+                    ":tokens": {"N": str(tokens)},
+                    ":one": {"N": "1"},
+                    ":token_room": {"N": str(budget.tokens - tokens)},
+                    ":request_limit": {"N": str(budget.requests)},
+                    ":expires": {"N": str(int(now + USAGE_RETENTION.total_seconds()))},
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise QuotaExceeded("budget_spent", seconds_until_next_period(now)) from None
+            raise DependencyUnavailable("usage_unavailable") from error
+        except BotoCoreError as error:
+            raise DependencyUnavailable("usage_unavailable") from error
+        return Reservation(client_id=client_id, period=period, tokens=tokens)
+
+    def settle(self, reservation: Reservation, used_tokens: int) -> None:
+        """Replace the reservation with what was really used (0 when the call failed)."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"client_id": {"S": reservation.client_id}, "period": {"S": reservation.period}},
+                UpdateExpression="ADD reserved_tokens :delta, used_tokens :used",
+                ExpressionAttributeValues={
+                    ":delta": {"N": str(used_tokens - reservation.tokens)},
+                    ":used": {"N": str(used_tokens)},
+                },
+            )
+        except (ClientError, BotoCoreError) as error:
+            # The request already happened; a lost settlement over-counts (fails closed), never under.
+            raise DependencyUnavailable("usage_unavailable") from error

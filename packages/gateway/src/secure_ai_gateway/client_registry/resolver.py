@@ -1,0 +1,163 @@
+"""Resolve a signature's `keyid` to the client record and the unsealed 32-byte secret.
+
+A warm authorizer keeps each resolved key for at most `cache_seconds` (60 by default), so KMS
+Decrypt runs at most about once a minute per key, and a revocation, rotation or scope change
+stored in DynamoDB takes effect within that time. The key's own validity window is checked
+against the current time on every call, cached or not: a key passing `not_after` is refused at
+once. Only successes are cached; a refused key or a failing dependency is asked again next time.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from secure_ai_gateway.client_registry.records import ClientRecord, usable_key
+from secure_ai_protocol.errors import Unauthenticated
+from secure_ai_protocol.key_ids import format_key_id, parse_key_id
+
+DEFAULT_CACHE_SECONDS = 60.0
+
+
+class ClientRecordSource(Protocol):
+    """Where client records come from (`secure_ai_gateway.adapters.client_store.ClientStore`)."""
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """The client's record, or None."""
+        ...
+
+
+class SecretUnsealer(Protocol):
+    """What unseals a key version's secret (`secure_ai_gateway.adapters.secret_sealing.SecretSealer`)."""
+
+    def unseal(self, client_id: str, version: int, sealed: bytes) -> bytes:
+        """The plaintext secret of `<client_id>.<version>`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    """A usable signing key: its client's record, its version and its secret."""
+
+    record: ClientRecord
+    version: int
+    secret: bytes = field(repr=False)
+
+    @property
+    def client_id(self) -> str:
+        """The client the key belongs to."""
+        return self.record.client_id
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes the client holds."""
+        return self.record.scopes
+
+    @property
+    def key_id(self) -> str:
+        """`<client_id>.<version>`, as signed."""
+        return format_key_id(self.record.client_id, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class _CachedKey:
+    record: ClientRecord
+    secret: bytes = field(repr=False)
+    loaded_at: float
+
+
+class SigningKeyResolver:
+    """Thread-safe, time-bounded cache in front of the client store and the sealer."""
+
+    def __init__(
+        self,
+        store: ClientRecordSource,
+        sealer: SecretUnsealer,
+        *,
+        clock: Callable[[], float],
+        cache_seconds: float = DEFAULT_CACHE_SECONDS,
+    ) -> None:
+        if not math.isfinite(cache_seconds) or cache_seconds < 0:
+            raise ValueError("cache_seconds must be a finite number >= 0")
+        self._store = store
+        self._sealer = sealer
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._entries: dict[str, _CachedKey] = {}
+        self._entries_lock = threading.Lock()
+        self._loading = _KeyedLocks()
+
+    def resolve(self, key_id: str) -> ResolvedKey:
+        """The usable key named `key_id`.
+
+        Raises SignatureRejected("keyid") for a malformed id; Unauthenticated ("unknown_key",
+        "client_revoked", "revoked_key", "key_not_yet_valid", "key_expired", "unseal_failed");
+        DependencyUnavailable when DynamoDB or KMS fails.
+        """
+        client_id, version = parse_key_id(key_id)
+        now = self._clock()
+        entry = self._fresh(key_id, now)
+        if entry is None:
+            # One load per key at a time: concurrent requests for a cold key share one Decrypt.
+            with self._loading.hold(key_id):
+                now = self._clock()
+                entry = self._fresh(key_id, now) or self._load(client_id, version, now)
+        usable_key(entry.record, version, now)
+        return ResolvedKey(record=entry.record, version=version, secret=entry.secret)
+
+    def _fresh(self, key_id: str, now: float) -> _CachedKey | None:
+        with self._entries_lock:
+            entry = self._entries.get(key_id)
+        # A clock that went backwards makes an entry stale, never fresher.
+        if entry is not None and entry.loaded_at <= now < entry.loaded_at + self._cache_seconds:
+            return entry
+        return None
+
+    def _load(self, client_id: str, version: int, now: float) -> _CachedKey:
+        record = self._store.get(client_id)
+        if record is None:
+            raise Unauthenticated("unknown_key")
+        # Refuse before unsealing: no KMS call is spent on a key that cannot be used.
+        key = usable_key(record, version, now)
+        secret = self._sealer.unseal(client_id, version, key.sealed_secret)
+        entry = _CachedKey(record=record, secret=secret, loaded_at=now)
+        with self._entries_lock:
+            self._entries = {
+                cached_id: cached
+                for cached_id, cached in self._entries.items()
+                if cached.loaded_at <= now < cached.loaded_at + self._cache_seconds
+            }
+            self._entries[format_key_id(client_id, version)] = entry
+        return entry
+
+
+@dataclass(slots=True)
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    holders: int = 0
+
+
+class _KeyedLocks:
+    """One lock per key, dropped when nobody holds or waits for it (unknown key ids cannot pile up)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._slots: dict[str, _Slot] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            slot = self._slots.setdefault(key, _Slot())
+            slot.holders += 1
+        try:
+            with slot.lock:
+                yield
+        finally:
+            with self._guard:
+                slot.holders -= 1
+                if slot.holders == 0:
+                    del self._slots[key]

@@ -1,0 +1,112 @@
+"""The `clients` command tree, and the one place its failures become exit codes."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from secure_ai_gateway.client_registry.admin import DEFAULT_OVERLAP_SECONDS
+from secure_ai_gateway.client_registry.records import DEFAULT_POLICY_ID
+from secure_ai_gateway.operator_cli.actions import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_REQUEST_BUDGET,
+    DEFAULT_SCOPES,
+    DEFAULT_TOKEN_BUDGET,
+    run_create,
+    run_list,
+    run_revoke,
+    run_rotate,
+    run_show,
+)
+from secure_ai_gateway.operator_cli.arguments import comma_list, duration, positive_int, secret_file_option
+from secure_ai_gateway.operator_cli.aws_target import aws_options
+from secure_ai_gateway.operator_cli.output import failure_message, validation_message
+from secure_ai_protocol.command_line import CommandFailed, UsageError
+from secure_ai_protocol.errors import GatewayError
+
+if TYPE_CHECKING:
+    from secure_ai_protocol.command_line import SubParsers
+
+Action = Callable[[argparse.Namespace], int]
+
+
+def add_clients_command(commands: SubParsers) -> None:
+    """`secure-ai clients ...`: manage client records and their signing keys."""
+    clients = commands.add_parser("clients", help="manage clients and their signing keys")
+    actions = clients.add_subparsers(dest="action", metavar="ACTION", required=True)
+    aws = aws_options()
+
+    create = actions.add_parser("create", parents=[aws], help="create a client with key version 1")
+    create.add_argument("--client-id", help="the client id ([A-Za-z0-9_-]{1,64}); generated if absent")
+    create.add_argument(
+        "--scopes",
+        type=comma_list,
+        action="extend",
+        help=f"comma-separated scopes, e.g. chat:complete,output:validate (default: {DEFAULT_SCOPES[0]})",
+    )
+    create.add_argument(
+        "--models", type=comma_list, action="extend", help="comma-separated model allow-list (default: none)"
+    )
+    create.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=DEFAULT_MAX_TOKENS,
+        help="tokens per request (default: %(default)s)",
+    )
+    create.add_argument(
+        "--token-budget",
+        type=positive_int,
+        default=DEFAULT_TOKEN_BUDGET,
+        help="tokens per day (default: %(default)s)",
+    )
+    create.add_argument(
+        "--request-budget",
+        type=positive_int,
+        default=DEFAULT_REQUEST_BUDGET,
+        help="requests per day (default: %(default)s)",
+    )
+    create.add_argument("--policy-id", default=DEFAULT_POLICY_ID, help="screening policy (default: default)")
+    secret_file_option(create)
+    create.set_defaults(run=_reported(run_create))
+
+    rotate = actions.add_parser("rotate", parents=[aws], help="issue a new key version; retire the old ones")
+    rotate.add_argument("client_id", metavar="CLIENT_ID")
+    rotate.add_argument(
+        "--overlap",
+        type=duration,
+        default=DEFAULT_OVERLAP_SECONDS,
+        help="how long the previous versions stay valid: 3600, 90s, 15m, 24h, 7d (default: 24h)",
+    )
+    secret_file_option(rotate)
+    rotate.set_defaults(run=_reported(run_rotate))
+
+    revoke = actions.add_parser("revoke", parents=[aws], help="revoke one key version, or the whole client")
+    revoke.add_argument("client_id", metavar="CLIENT_ID")
+    revoke.add_argument(
+        "--version", type=positive_int, help="the key version; without it the client is revoked"
+    )
+    revoke.set_defaults(run=_reported(run_revoke))
+
+    listing = actions.add_parser("list", parents=[aws], help="list clients (JSON, no secrets)")
+    listing.set_defaults(run=_reported(run_list))
+
+    show = actions.add_parser("show", parents=[aws], help="show one client (JSON, no secrets)")
+    show.add_argument("client_id", metavar="CLIENT_ID")
+    show.set_defaults(run=_reported(run_show))
+
+
+def _reported(action: Action) -> Action:
+    """`action`, with invalid settings as usage errors and gateway errors as failed operations."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return action(args)
+        except ValidationError as exc:
+            raise UsageError(validation_message(exc)) from None
+        except GatewayError as exc:
+            raise CommandFailed(failure_message(exc, getattr(args, "client_id", None))) from exc
+
+    return run

@@ -1,0 +1,36 @@
+"""Screening-specific errors, under the gateway's one exception root."""
+
+from __future__ import annotations
+
+from secure_ai_protocol.errors import (
+    BadRequest,
+    ConfigurationError,
+    ScreeningBlocked,
+    UpstreamFailed,
+    UpstreamTimeout,
+)
+
+
+class ModerationUnavailable(UpstreamFailed):
+    """The moderation provider failed or answered something that is not a score per category."""
+
+
+class ModerationTimeout(UpstreamTimeout):
+    """The moderation provider did not answer within its timeout."""
+
+
+class UnsafeSchema(BadRequest):
+    """A JSON schema is too large or deep, refers outside itself, or uses an unsupported keyword."""
+
+
+class WeakCanary(ConfigurationError):
+    """A canary too short to be found reliably (and by chance) was supplied."""
+
+
+class ValidationBudgetExceeded(UnsafeSchema):
+    """Validating against the schema took more steps than allowed (an expensive schema)."""
+
+
+class RenderBudgetExceeded(ScreeningBlocked):
+    """A text could not be rendered within its time budget or nesting limit: nothing about
+    its links can be vouched for, so it is not released."""

@@ -1,0 +1,92 @@
+"""Settings of each function, validated once per execution environment.
+
+Each model names the environment variables it reads (the field aliases). A missing or malformed
+setting fails the cold start with a `ConfigurationError` naming the variable, never its value.
+Logic receives these plain values; nothing below the handlers reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from secure_ai_protocol.errors import ConfigurationError
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+KmsKeyArn = Annotated[
+    str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+]
+SecretArn = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+    ),
+]
+
+
+class FunctionSettings(BaseModel):
+    """Base: frozen, built from an environment mapping by alias."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    @classmethod
+    def environment_variables(cls) -> frozenset[str]:
+        """The environment variable names this model reads."""
+        return frozenset(field.alias or name for name, field in cls.model_fields.items())
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Self:
+        """Validate the settings from `environ`; raise ConfigurationError naming what is wrong."""
+        wanted = {name: environ[name] for name in cls.environment_variables() if name in environ}
+        try:
+            return cls.model_validate(wanted)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
+            raise ConfigurationError(f"{cls.__name__} is invalid: {problems}") from None
+
+
+class AuthorizerSettings(FunctionSettings):
+    """What the authorizer needs: client records, the replay store and the sealing key."""
+
+    clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
+    nonces_table: NonEmpty = Field(alias="NONCES_TABLE")
+    secrets_key_arn: KmsKeyArn = Field(alias="SECRETS_KEY_ARN")
+    signature_tag: NonEmpty = Field(alias="SIGNATURE_TAG")
+
+
+class ModelSettings(FunctionSettings):
+    """The OpenAI-compatible endpoint, its API key's secret, and explicit timeout/retries."""
+
+    model_base_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] = Field(
+        alias="MODEL_BASE_URL"
+    )
+    model_api_key_secret_arn: SecretArn = Field(alias="MODEL_API_KEY_SECRET_ARN")
+    # API Gateway gives the integration 29 s; the SDK default (600 s, 2 retries) would outlive it.
+    model_timeout_seconds: float = Field(alias="MODEL_TIMEOUT_SECONDS", gt=0, le=25)
+    model_max_retries: int = Field(alias="MODEL_MAX_RETRIES", ge=0, le=3)
+
+
+class CompletionSettings(ModelSettings):
+    """What the completion function needs."""
+
+    clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
+    usage_table: NonEmpty = Field(alias="USAGE_TABLE")
+    request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
+    rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
+    default_model: NonEmpty = Field(alias="DEFAULT_MODEL")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
+
+
+class ValidatorSettings(ModelSettings):
+    """What the validator function needs."""
+
+    verdicts_table: NonEmpty = Field(alias="VERDICTS_TABLE")
+    idempotency_table: NonEmpty = Field(alias="IDEMPOTENCY_TABLE")
+    event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
+    request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
+    rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
