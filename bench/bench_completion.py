@@ -200,7 +200,8 @@ class InMemoryClients:
 
 class InMemoryLedger:
     def reserve(self, client_id: str, tokens: int, budget: Any, now: float) -> Any:
-        from secure_ai_gateway.adapters.quota import Reservation, period_of
+        from secure_ai_gateway.adapters.quota import period_of
+        from secure_ai_gateway.ports import Reservation
 
         return Reservation(client_id=client_id, period=period_of(now), tokens=tokens)
 

@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from pydantic import ValidationError
 
-from secure_ai_gateway.adapters.openai.chat import ModelAnswer
+from secure_ai_gateway.ports import ModelAnswer
 from secure_ai_gateway.screening.policy import DEFAULT_POLICY
 from secure_ai_gateway.screening.screen import screen_text
 from secure_ai_gateway.services.completion import response_payload

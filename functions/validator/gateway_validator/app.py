@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client, kms_client
 from secure_ai_gateway.adapters.openai.access import ModelAccess
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
+from secure_ai_gateway.adapters.verdicts import VerdictPublisher, VerdictStore
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
@@ -34,8 +35,6 @@ from secure_ai_gateway.services.validator import (
     VALIDATE_ROUTE,
     ValidationEndpoint,
     ValidationService,
-    VerdictPublisher,
-    VerdictStore,
 )
 from secure_ai_gateway.settings import ValidatorSettings
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE

@@ -9,13 +9,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from secure_ai_gateway.adapters.quota import (
-    Budget,
-    UsageLedger,
-    estimate_prompt_tokens,
-    period_of,
-    seconds_until_next_period,
-)
+from secure_ai_gateway.adapters.quota import UsageLedger, period_of, seconds_until_next_period
+from secure_ai_gateway.ports import Budget
+from secure_ai_gateway.services.completion import estimate_prompt_tokens
 from secure_ai_local.provision import ProvisionedStack
 from secure_ai_protocol.errors import DependencyUnavailable, QuotaExceeded
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, Final
 
-from secure_ai_gateway.adapters.openai.chat import ModelAnswer
-from secure_ai_gateway.adapters.quota import Budget, Reservation
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.ports import Budget, ModelAnswer, Reservation
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.services.completion import CompletionService

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_ai_gateway.screening.bidi import detect_bidi_controls
+from secure_ai_gateway.screening.bidi_controls import detect_bidi_controls
 from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.pii import detect_pii

@@ -12,9 +12,9 @@ import itertools
 
 import pytest
 
-from secure_ai.screening.errors import RenderBudgetExceeded
-from secure_ai.screening.exfiltration import detect_exfiltration
-from secure_ai.screening.normalise import normalise
+from secure_ai_gateway.screening.errors import RenderBudgetExceeded
+from secure_ai_gateway.screening.exfiltration import detect_exfiltration
+from secure_ai_gateway.screening.normalise import normalise
 
 ALLOWED = ("example.com",)
 

@@ -67,7 +67,7 @@ def test_loading_a_parser_is_not_charged_to_the_first_render(
 ) -> None:
     # Given a process that has not loaded this parser yet, on a machine so busy that loading it
     # takes longer than a whole render budget
-    from secure_ai.screening.rendering import css, document, html, markdown, plain_text
+    from secure_ai_gateway.screening.rendering import css, document, html, markdown, plain_text
 
     modules = {"markdown": markdown, "plain_text": plain_text, "html": html, "css": css}
     clock = FakeClock()

@@ -8,30 +8,19 @@ requests, 50 concurrent calls admit exactly 10.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client
+from secure_ai_gateway.ports import Budget, Reservation
 from secure_ai_protocol.errors import DependencyUnavailable, QuotaExceeded
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CHARS_PER_TOKEN = 4
-MESSAGE_OVERHEAD_TOKENS = 4
 USAGE_RETENTION = timedelta(days=35)
-
-
-def estimate_prompt_tokens(texts: Iterable[str]) -> int:
-    """A cautious token estimate (≈4 characters a token, plus per-message overhead), never zero."""
-    total = 0
-    for text in texts:
-        total += math.ceil(len(text) / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS
-    return max(total, 1)
 
 
 def period_of(now: float) -> str:
@@ -44,23 +33,6 @@ def seconds_until_next_period(now: float) -> int:
     moment = datetime.fromtimestamp(now, UTC)
     tomorrow = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(1, math.ceil((tomorrow - moment).total_seconds()))
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """A client's daily limits."""
-
-    tokens: int
-    requests: int
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """Tokens held for one request until it settles."""
-
-    client_id: str
-    period: str
-    tokens: int
 
 
 class UsageLedger:

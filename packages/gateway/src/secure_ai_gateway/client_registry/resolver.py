@@ -14,29 +14,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from secure_ai_gateway.client_registry.records import ClientRecord, usable_key
+from secure_ai_gateway.ports import ClientRecords, SecretUnsealer
 from secure_ai_protocol.errors import Unauthenticated
 from secure_ai_protocol.key_ids import format_key_id, parse_key_id
 
 DEFAULT_CACHE_SECONDS = 60.0
-
-
-class ClientRecordSource(Protocol):
-    """Where client records come from (`secure_ai_gateway.adapters.client_store.ClientStore`)."""
-
-    def get(self, client_id: str) -> ClientRecord | None:
-        """The client's record, or None."""
-        ...
-
-
-class SecretUnsealer(Protocol):
-    """What unseals a key version's secret (`secure_ai_gateway.adapters.secret_sealing.SecretSealer`)."""
-
-    def unseal(self, client_id: str, version: int, sealed: bytes) -> bytes:
-        """The plaintext secret of `<client_id>.<version>`."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +59,7 @@ class SigningKeyResolver:
 
     def __init__(
         self,
-        store: ClientRecordSource,
+        store: ClientRecords,
         sealer: SecretUnsealer,
         *,
         clock: Callable[[], float],

@@ -2,7 +2,7 @@
 
 The embedding, override and isolate controls (U+202A to U+202E, U+2066 to U+2069) make a
 screen show characters in another order than they are stored: `moc.elpmaxe@nhoj` between RLO
-(U+202E) and PDF (U+202C) is displayed as an e-mail address. `detect_bidi_controls` reports
+(U+202E) and PDF (U+202C) is displayed as an e-mail address. `bidi_controls.detect_bidi_controls` reports
 each run of them; `display_pieces` gives the order a reader sees, from which normalise.py
 builds `NormalisedText.visual()` for the text detectors. LRM, RLM and ALM (U+200E, U+200F,
 U+061C) only nudge neutral characters and are not findings.
@@ -24,18 +24,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
-
-from secure_ai_gateway.screening.findings import Detection
-
-if TYPE_CHECKING:
-    from secure_ai_gateway.screening.normalise import NormalisedText
+from typing import Final
 
 _CONTROL: Final = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_CONTROL_RUN: Final = re.compile("[\u202a-\u202e\u2066-\u2069]+")
+CONTROL_RUN: Final = re.compile("[\u202a-\u202e\u2066-\u2069]+")
 _PARAGRAPH_END: Final = re.compile("[\n\r\x1c-\x1e\x85\u2029]")
 _MAX_DEPTH: Final = 125  # UAX #9's max_depth: deeper controls overflow and are ignored
-_NAMED_CONTROLS: Final = 8  # a finding's value names at most this many controls of its run
 
 # The opening controls: whether each opens an odd (right-to-left) level, and an isolate.
 _OPENS: Final = {
@@ -51,33 +45,6 @@ _PDF: Final = "\u202c"
 _PDI: Final = "\u2069"
 
 type Piece = tuple[int, int, bool]  # a source span, and whether it is displayed reversed
-
-
-def detect_bidi_controls(view: NormalisedText) -> list[Detection]:
-    """Each run of embedding, override or isolate controls, spanning them in the original text.
-
-    Controls spelled as escapes (`&#x202E;`, `\\u202e`) count: a browser or a JSON reader
-    applies them, so the span covers the escape.
-    """
-    decoded = view.decoded
-    return [
-        Detection(
-            "bidi_control",
-            "bidi",
-            *decoded.original_span(*match.span()),
-            1.0,
-            _spelling(match.group()[: _NAMED_CONTROLS + 1]),
-        )
-        for match in _CONTROL_RUN.finditer(decoded.text)
-    ]
-
-
-@lru_cache(maxsize=1024)
-def _spelling(controls: str) -> str:
-    """The first controls of a run by code point; `…` if there are more (given one more)."""
-    # Named, not copied: a raw override in a verdict would reorder whatever displays it.
-    named = " ".join(f"U+{ord(char):04X}" for char in controls[:_NAMED_CONTROLS])
-    return named if len(controls) <= _NAMED_CONTROLS else f"{named} …"
 
 
 def display_pieces(text: str) -> list[Piece] | None:

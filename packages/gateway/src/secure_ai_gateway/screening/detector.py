@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from secure_ai_gateway.screening.findings import Action, Detection, DetectorName
 from secure_ai_gateway.screening.matching import ScanTarget
@@ -20,7 +20,26 @@ from secure_ai_gateway.screening.normalise import NormalisedText
 
 if TYPE_CHECKING:
     from secure_ai_gateway.screening.moderation import ModerationPort
-    from secure_ai_gateway.screening.policy import Policy
+
+
+class DetectorPolicy(Protocol):
+    """What detectors read of the policy; screening/policy.py's `Policy` is the one implementation.
+
+    Declared here rather than imported: the policy validates itself against the registry, which
+    lists the detectors, which would then import the policy back.
+    """
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]: ...
+    @property
+    def deny_terms(self) -> tuple[str, ...]: ...
+    @property
+    def phone_regions(self) -> tuple[str, ...]: ...
+    @property
+    def moderation_thresholds(self) -> Mapping[str, float]: ...
+    @property
+    def moderation_default_threshold(self) -> float: ...
+    def timeout_for(self, detector: DetectorName) -> float: ...
 
 
 class NotConfigured(Exception):
@@ -35,7 +54,7 @@ class ScreeningContext:
     def __init__(
         self,
         view: NormalisedText,
-        policy: Policy,
+        policy: DetectorPolicy,
         *,
         canary: str | None,
         schema: dict[str, Any] | None,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from secure_ai_gateway.screening.bidi import detect_bidi_controls
+from secure_ai_gateway.screening.bidi_controls import detect_bidi_controls
 from secure_ai_gateway.screening.canary import detect_canary
 from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.deny_terms import detect_deny_terms

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from secure_ai_gateway.api.signed_request import check_query_maps_agree, request_from_authorizer_event
+from secure_ai_gateway.ports import KeyResolver, NonceRecorder
 from secure_ai_protocol.signing.message_signature import (
     check_window,
     parse_signature_headers,
@@ -20,31 +20,6 @@ from secure_ai_protocol.signing.message_signature import (
 )
 
 POLICY_VERSION = "2012-10-17"
-
-
-class VerificationKey(Protocol):
-    """A resolved, currently usable signing key."""
-
-    @property
-    def secret(self) -> bytes: ...
-
-    @property
-    def client_id(self) -> str: ...
-
-    @property
-    def scopes(self) -> tuple[str, ...]: ...
-
-
-class KeyResolver(Protocol):
-    """Finds the secret behind a key id, refusing unknown, revoked or out-of-window keys."""
-
-    def resolve(self, key_id: str) -> VerificationKey: ...
-
-
-class NonceRecorder(Protocol):
-    """Remembers (key id, nonce) pairs; raises ReplayDetected on a second sighting."""
-
-    def remember(self, key_id: str, nonce: str, expires_at: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

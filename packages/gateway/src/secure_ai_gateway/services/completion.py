@@ -14,16 +14,25 @@ project's exceptions.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from secure_ai_gateway.adapters.openai.chat import ModelAnswer
-from secure_ai_gateway.adapters.quota import Budget, Reservation, estimate_prompt_tokens
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.ports import (
+    Budget,
+    ClientRecords,
+    Envelopes,
+    Ledger,
+    Model,
+    ModelAnswer,
+    Policies,
+    Reservation,
+)
 from secure_ai_gateway.screening.canary import new_canary
 from secure_ai_gateway.screening.input_secrets import redact_input_secrets
 from secure_ai_gateway.screening.moderation import ModerationPort
@@ -39,38 +48,16 @@ CHAT_ROUTE = "/v1/chat/completions"
 CHAT_SCOPE = "chat:complete"
 DEFAULT_MODEL_ALIAS = "default"
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
+CHARS_PER_TOKEN = 4
+MESSAGE_OVERHEAD_TOKENS = 4
 
 
-class Envelopes(Protocol):
-    """Opens request envelopes (see secure_ai_protocol.envelope.requests.RequestEnvelopes)."""
-
-    def open(self, ciphertext: bytes, *, client_id: str, req_id: str, route: str) -> Any: ...
-
-
-class ClientRecords(Protocol):
-    """Reads client records."""
-
-    def get(self, client_id: str) -> ClientRecord | None: ...
-
-
-class Ledger(Protocol):
-    """Reserves and settles token budgets."""
-
-    def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation: ...
-
-    def settle(self, reservation: Reservation, used_tokens: int) -> None: ...
-
-
-class Model(Protocol):
-    """Answers chat requests."""
-
-    def complete(self, request: ChatCompletionRequest) -> ModelAnswer: ...
-
-
-class Policies(Protocol):
-    """Finds a screening policy by id."""
-
-    def policy(self, policy_id: str) -> Policy: ...
+def estimate_prompt_tokens(texts: Iterable[str]) -> int:
+    """A cautious token estimate (≈4 characters a token, plus per-message overhead), never zero."""
+    total = 0
+    for text in texts:
+        total += math.ceil(len(text) / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS
+    return max(total, 1)
 
 
 @dataclass(frozen=True, slots=True)

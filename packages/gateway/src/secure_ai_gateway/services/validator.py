@@ -7,37 +7,25 @@ redacted text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from secure_ai_gateway.adapters.aws_clients import dynamodb_client, events_client
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
+from secure_ai_gateway.ports import Envelopes, Policies, VerdictEvents, VerdictRecords
 from secure_ai_gateway.screening.moderation import ModerationPort
-from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.screen import screen_text
 from secure_ai_gateway.screening.verdict import Verdict
-from secure_ai_protocol.errors import BadRequest, ConfigurationError, DependencyUnavailable
+from secure_ai_protocol.errors import BadRequest, ConfigurationError
 from secure_ai_protocol.json_bounds import check_json_depth
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.wire.chat import decode_resp_key
 from secure_ai_protocol.wire.validation import (
-    BLOCKED_DETAIL_TYPE,
-    EVENT_SOURCE,
-    SCREENED_DETAIL_TYPE,
     ValidationRequest,
     parse_validation_request,
 )
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_events import EventBridgeClient
-
-VERDICT_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 def verdict_record(
@@ -68,79 +56,14 @@ def verdict_record(
     }
 
 
-class VerdictStore:
-    """Verdict rows in the `verdicts` table, expiring after 30 days."""
-
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    def put(self, record: dict[str, Any], now: float) -> None:
-        """Store `record` under its id (a redelivery overwrites with the same content)."""
-        item: dict[str, Any] = {
-            "verdict_id": {"S": record["id"]},
-            "decision": {"S": record["decision"]},
-            "source": {"S": record["source"]},
-            "policy_id": {"S": record["policy_id"]},
-            "policy_version": {"N": str(record["policy_version"])},
-            "findings": {"S": json.dumps(record["findings"], separators=(",", ":"))},
-            "findings_total": {"N": str(record["findings_total"])},
-            "failed_open": {"S": json.dumps(record["failed_open"])},
-            "unavailable": {"S": json.dumps(record["unavailable"])},
-            "created_at": {"N": str(int(now))},
-            "expires_at": {"N": str(int(now) + VERDICT_RETENTION_SECONDS)},
-        }
-        if record["content_digest"]:
-            item["content_digest"] = {"S": record["content_digest"]}
-        if record["client_id"]:
-            item["client_id"] = {"S": record["client_id"]}
-        try:
-            (self._client or dynamodb_client()).put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable("verdicts_unavailable") from error
-
-
-class VerdictPublisher:
-    """`OutputScreened` / `OutputBlocked` events on the validation bus."""
-
-    def __init__(self, bus_name: str, client: EventBridgeClient | None = None) -> None:
-        self._bus = bus_name
-        self._client = client
-
-    def publish(self, record: dict[str, Any]) -> None:
-        """Publish `record`; a rejected entry fails like an unreachable bus (the caller retries)."""
-        detail_type = BLOCKED_DETAIL_TYPE if record["decision"] == "block" else SCREENED_DETAIL_TYPE
-        try:
-            answer = (self._client or events_client()).put_events(
-                Entries=[
-                    {
-                        "EventBusName": self._bus,
-                        "Source": EVENT_SOURCE,
-                        "DetailType": detail_type,
-                        "Detail": json.dumps(record, separators=(",", ":")),
-                    }
-                ]
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise DependencyUnavailable("events_unavailable") from error
-        if answer.get("FailedEntryCount", 0):
-            raise DependencyUnavailable("events_rejected")
-
-
-class Policies(Protocol):
-    """Finds a screening policy by id."""
-
-    def policy(self, policy_id: str) -> Policy: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ValidationService:
     """Screens, stores and publishes; the same core the completion function runs in-process."""
 
     policies: Policies
     moderation: Callable[[], ModerationPort]
-    store: VerdictStore
-    publisher: VerdictPublisher
+    store: VerdictRecords
+    publisher: VerdictEvents
     clock: Callable[[], float]
     # The deployment's verdict-digest key: digests are keyed so no verdict confirms a guess.
     digest_key: Callable[[], bytes]
@@ -184,12 +107,6 @@ class EncryptedValidation(BaseModel):
     @classmethod
     def _decode_resp_key(cls, value: object) -> bytes:
         return decode_resp_key(value)
-
-
-class Envelopes(Protocol):
-    """Opens request envelopes (secure_ai_protocol.envelope.requests.RequestEnvelopes)."""
-
-    def open(self, ciphertext: bytes, *, client_id: str, req_id: str, route: str) -> Any: ...
 
 
 class ValidationEndpoint:

@@ -8,13 +8,13 @@ the project's exceptions with a fixed reason.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 import openai
 from openai.types.chat import ChatCompletion
 
+from secure_ai_gateway.ports import ModelAnswer
 from secure_ai_protocol.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
 from secure_ai_protocol.json_bounds import json_depth_within
 
@@ -34,21 +34,6 @@ def openai_client(*, api_key: str, base_url: str, timeout_seconds: float, max_re
         timeout=httpx2.Timeout(timeout_seconds, connect=min(CONNECT_TIMEOUT_SECONDS, timeout_seconds)),
         max_retries=max_retries,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelAnswer:
-    """What the model said, and what it cost."""
-
-    completion: dict[str, Any]
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-
-    @property
-    def total_tokens(self) -> int:
-        """Tokens to settle against the budget."""
-        return self.prompt_tokens + self.completion_tokens
 
 
 class ChatModel:

@@ -1,0 +1,133 @@
+"""The ports: every interface the services call through, defined once, and the values they pass.
+
+A service (services/) depends on these Protocols, never on an adapter; adapters/ implement them
+against AWS and the model provider, and each handler's `build_dependencies` (functions/*) plugs
+one into the other. Tests plug in fakes (tests/unit/completion/fakes.py). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from secure_ai_gateway.client_registry.records import ClientRecord
+    from secure_ai_gateway.screening.policy import Policy
+    from secure_ai_protocol.wire.chat import ChatCompletionRequest
+
+
+# --- values crossing the ports --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    """What the model said, and what it cost."""
+
+    completion: dict[str, Any]
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens to settle against the budget."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A client's daily limits."""
+
+    tokens: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Tokens held for one request until it settles."""
+
+    client_id: str
+    period: str
+    tokens: int
+
+
+# --- the ports ------------------------------------------------------------------------------------
+
+
+class Envelopes(Protocol):
+    """Opens request envelopes (secure_ai_protocol.envelope.requests.RequestEnvelopes)."""
+
+    def open(self, ciphertext: bytes, *, client_id: str, req_id: str, route: str) -> Any: ...
+
+
+class ClientRecords(Protocol):
+    """Where client records come from (secure_ai_gateway.adapters.client_store.ClientStore)."""
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """The client's record, or None."""
+        ...
+
+
+class SecretUnsealer(Protocol):
+    """Unseals a key version's secret (secure_ai_gateway.adapters.secret_sealing.SecretSealer)."""
+
+    def unseal(self, client_id: str, version: int, sealed: bytes) -> bytes:
+        """The plaintext secret of `<client_id>.<version>`."""
+        ...
+
+
+class Policies(Protocol):
+    """Finds a screening policy by id (secure_ai_gateway.screening.catalog.PolicyCatalog)."""
+
+    def policy(self, policy_id: str) -> Policy: ...
+
+
+class Ledger(Protocol):
+    """Reserves and settles token budgets (secure_ai_gateway.adapters.quota.UsageLedger)."""
+
+    def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation: ...
+
+    def settle(self, reservation: Reservation, used_tokens: int) -> None: ...
+
+
+class Model(Protocol):
+    """Answers chat requests (secure_ai_gateway.adapters.openai.chat.ChatModel)."""
+
+    def complete(self, request: ChatCompletionRequest) -> ModelAnswer: ...
+
+
+class VerdictRecords(Protocol):
+    """Keeps verdict records (secure_ai_gateway.adapters.verdicts.VerdictStore)."""
+
+    def put(self, record: dict[str, Any], now: float) -> None: ...
+
+
+class VerdictEvents(Protocol):
+    """Announces verdict records (secure_ai_gateway.adapters.verdicts.VerdictPublisher)."""
+
+    def publish(self, record: dict[str, Any]) -> None: ...
+
+
+class VerificationKey(Protocol):
+    """A resolved, currently usable signing key."""
+
+    @property
+    def secret(self) -> bytes: ...
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+
+
+class KeyResolver(Protocol):
+    """Finds the secret behind a key id, refusing unknown, revoked or out-of-window keys."""
+
+    def resolve(self, key_id: str) -> VerificationKey: ...
+
+
+class NonceRecorder(Protocol):
+    """Remembers (key id, nonce) pairs; raises ReplayDetected on a second sighting."""
+
+    def remember(self, key_id: str, nonce: str, expires_at: int) -> None: ...
