@@ -324,11 +324,11 @@ def usage_of(stack: LocalStack, client_id: str) -> dict[str, int]:
 def opened_correctly(item: Sent) -> bool:
     """The 200's body is an envelope under this request's resp_key answering this req_id."""
     from secure_ai_protocol.envelope.responses import open_response
-    from secure_ai_protocol.errors import GatewayError
+    from secure_ai_protocol.errors import ProtocolError
 
     try:
         payload = json.loads(open_response(item.content, resp_key=item.resp_key, req_id=item.nonce))
-    except (GatewayError, ValueError):
+    except (ProtocolError, ValueError):
         return False
     return bool(payload.get("req_id") == item.nonce and payload["verdict"]["decision"] != "block")
 

@@ -147,6 +147,10 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# Our own distributions the layer ships (layers/shared/ links their sources); the client is not one.
+LAYER_DISTRIBUTIONS = ("secure-ai-gateway", "secure-ai-protocol")
+
+
 def layer_blocked_modules() -> list[str]:
     """Top-level import names installed in .venv whose distributions the layer does not ship."""
     import importlib.metadata
@@ -155,7 +159,7 @@ def layer_blocked_modules() -> list[str]:
         _normalised(match.group(1))
         for line in LAYER_REQUIREMENTS.read_text(encoding="utf-8").splitlines()
         if (match := re.match(r"^([A-Za-z0-9_.-]+)==", line))
-    }
+    } | set(LAYER_DISTRIBUTIONS)
     return sorted(
         name
         for name, distributions in importlib.metadata.packages_distributions().items()

@@ -1,5 +1,9 @@
 """Import each built function's handler the way Lambda lays it out, with nothing else on the path.
 
+First, the built layer must hold the gateway's and the protocol's packages as real files (the
+source tree links them into layers/shared/) and nothing of the client SDK, which is its own
+distribution (docs/architecture.md).
+
 For every function in a built template: a fresh python3.13, isolated (-I) and without site-packages
 (-S), whose sys.path is the function's build folder then the built layer's `python/` folder (Lambda's
 /var/task then /opt/python). A handler that leans on something only the dev virtualenv has fails here.
@@ -25,6 +29,26 @@ print("ok", {module!r}, module.__file__)
 """
 
 
+LAYER_PACKAGES = ("secure_ai_gateway", "secure_ai_protocol")
+NOT_IN_LAYER = ("secure_ai_client", "secure_ai_local", "httpx_auth.py")
+
+
+def check_layer_contents(layer: Path) -> int:
+    """Count what is wrong with the layer's own packages: missing, linked, or client code shipped."""
+    failures = 0
+    for package in LAYER_PACKAGES:
+        folder = layer / package
+        if not (folder / "__init__.py").is_file() or folder.is_symlink():
+            print(f"layer: {package} is missing or a link, not a copy", file=sys.stderr)
+            failures += 1
+    shipped = sorted(str(path.relative_to(layer)) for name in NOT_IN_LAYER for path in layer.rglob(name))
+    if shipped:
+        print(f"layer: client or local code shipped: {shipped}", file=sys.stderr)
+        failures += 1
+    print(f"layer: {', '.join(LAYER_PACKAGES)} and no client code" if not failures else "layer: WRONG")
+    return failures
+
+
 def main(build_dir: str, python: str) -> int:
     """Check every function in `build_dir`/template.yaml; return a process exit code."""
     root = Path(build_dir)
@@ -35,7 +59,7 @@ def main(build_dir: str, python: str) -> int:
         if properties["Type"] == "AWS::Serverless::LayerVersion"
     ]
     (layer,) = layers
-    failures = 0
+    failures = check_layer_contents(layer)
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue

@@ -302,7 +302,7 @@ def _glob(pattern: str, value: str) -> bool:
 
 # ------------------------------------------------------------------------------ errors API Gateway answers
 @dataclass(frozen=True)
-class GatewayError:
+class GeneratedResponse:
     """A response API Gateway generates itself: its type, default status and message."""
 
     response_type: str | None  # None: customisable only through DEFAULT_4XX / DEFAULT_5XX
@@ -312,27 +312,27 @@ class GatewayError:
     customisable: bool = True
 
 
-UNKNOWN_STAGE = GatewayError(None, 403, "Forbidden", "ForbiddenException", customisable=False)
-MISSING_AUTHENTICATION_TOKEN = GatewayError(
+UNKNOWN_STAGE = GeneratedResponse(None, 403, "Forbidden", "ForbiddenException", customisable=False)
+MISSING_AUTHENTICATION_TOKEN = GeneratedResponse(
     "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token", "MissingAuthenticationTokenException"
 )
-REQUEST_TOO_LARGE = GatewayError("REQUEST_TOO_LARGE", 413, "Request Too Long")
-UNAUTHORIZED = GatewayError("UNAUTHORIZED", 401, UNAUTHORIZED_MESSAGE, "UnauthorizedException")
-EXPLICIT_DENY = GatewayError(
+REQUEST_TOO_LARGE = GeneratedResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
+UNAUTHORIZED = GeneratedResponse("UNAUTHORIZED", 401, UNAUTHORIZED_MESSAGE, "UnauthorizedException")
+EXPLICIT_DENY = GeneratedResponse(
     "ACCESS_DENIED",
     403,
     "User is not authorized to access this resource with an explicit deny",
     "AccessDeniedException",
 )
-IMPLICIT_DENY = GatewayError(
+IMPLICIT_DENY = GeneratedResponse(
     "ACCESS_DENIED", 403, "User is not authorized to access this resource", "AccessDeniedException"
 )
-AUTHORIZER_CONFIGURATION_ERROR = GatewayError(
+AUTHORIZER_CONFIGURATION_ERROR = GeneratedResponse(
     "AUTHORIZER_CONFIGURATION_ERROR", 500, None, "AuthorizerConfigurationException"
 )
-INTEGRATION_TIMEOUT = GatewayError("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
-INTEGRATION_ERROR = GatewayError(None, 502, "Internal server error", "InternalServerErrorException")
-INVOCATION_REJECTED = GatewayError(None, 500, "Internal server error", "InternalServerErrorException")
+INTEGRATION_TIMEOUT = GeneratedResponse("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
+INTEGRATION_ERROR = GeneratedResponse(None, 502, "Internal server error", "InternalServerErrorException")
+INVOCATION_REJECTED = GeneratedResponse(None, 500, "Internal server error", "InternalServerErrorException")
 
 
 # ------------------------------------------------------------------------------ the emulator
@@ -434,7 +434,7 @@ class ApiGatewayEmulator:
         authorizer_context: dict[str, Any] | None = None
         if route.authorizer is not None:
             outcome = self._authorize(self.api.authorizers[route.authorizer], route, request, path_parameters)
-            if isinstance(outcome, GatewayError):
+            if isinstance(outcome, GeneratedResponse):
                 return self._gateway_error(outcome, request)
             authorizer_context = outcome
         event = self._proxy_event(route, request, path_parameters, body, authorizer_context)
@@ -580,7 +580,7 @@ class ApiGatewayEmulator:
         route: Route,
         request: _Request,
         path_parameters: Mapping[str, str],
-    ) -> dict[str, Any] | GatewayError:
+    ) -> dict[str, Any] | GeneratedResponse:
         """The authorizer context for the integration, or the error to answer."""
         present_headers = {name.lower() for name, value in request.headers if value.strip()}
         present_query = {name for name, value in request.query if value}
@@ -663,7 +663,7 @@ class ApiGatewayEmulator:
         return Response(data, status=status, headers=headers)
 
     # -------------------------------------------------------------------------- gateway responses
-    def _gateway_error(self, error: GatewayError, request: _Request) -> Response:
+    def _gateway_error(self, error: GeneratedResponse, request: _Request) -> Response:
         fallback_type = "DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX"
         responses = self.api.gateway_responses if error.customisable else {}
         specific = responses.get(error.response_type) if error.response_type else None

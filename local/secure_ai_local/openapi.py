@@ -4,7 +4,8 @@
 
 - paths, methods and which route is open: the functions' `Api` events in template.yaml;
 - request and response schemas: the pydantic models the handlers parse and emit (`model_json_schema`);
-- error responses: the `GatewayError` classes in secure_ai_protocol.errors (status, public body) and the
+- error responses: the `ProtocolError` kinds in secure_ai_protocol.errors, with the status and public
+  body secure_ai_gateway.api.statuses gives each, and the
   template's `GatewayResponses` (what API Gateway answers itself).
 
 tests/infrastructure/test_openapi_drift.py fails when docs/openapi.yaml is not this output, and when
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
+from secure_ai_gateway.api.statuses import answer_of, public_body_of
 from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_gateway.services.completion import CHAT_ROUTE
 from secure_ai_gateway.services.validator import VALIDATE_ROUTE, EncryptedValidation
@@ -37,14 +39,13 @@ from secure_ai_protocol.errors import (
     BadRequest,
     DependencyUnavailable,
     Forbidden,
-    GatewayError,
     PayloadTooLarge,
+    ProtocolError,
     QuotaExceeded,
     Unauthenticated,
     UpstreamFailed,
     UpstreamRateLimited,
     UpstreamTimeout,
-    public_body,
 )
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.wire.chat import RESPONSE_KEY_BYTES, RequestPlaintext
@@ -80,7 +81,7 @@ GATEWAY_SITUATIONS: Final = {
     HTTPStatus.BAD_GATEWAY: "the function failed or returned a malformed response",
     HTTPStatus.GATEWAY_TIMEOUT: "the function did not answer within API Gateway's 29 s",
 }
-SIGNED_ROUTE_ERRORS: Final[tuple[type[GatewayError], ...]] = (
+SIGNED_ROUTE_ERRORS: Final[tuple[type[ProtocolError], ...]] = (
     BadRequest,
     Unauthenticated,
     Forbidden,
@@ -262,16 +263,15 @@ def response_name(status: HTTPStatus) -> str:
     return "".join(word.capitalize() for word in status.phrase.split())
 
 
-def _error_classes_by_status() -> dict[HTTPStatus, list[type[GatewayError]]]:
-    by_status: dict[HTTPStatus, list[type[GatewayError]]] = {}
+def _error_classes_by_status() -> dict[HTTPStatus, list[type[ProtocolError]]]:
+    by_status: dict[HTTPStatus, list[type[ProtocolError]]] = {}
     for error_class in SIGNED_ROUTE_ERRORS:
-        by_status.setdefault(error_class.status, []).append(error_class)
+        by_status.setdefault(answer_of(error_class).status, []).append(error_class)
     return dict(sorted(by_status.items()))
 
 
-def _public_body_of(error_class: type[GatewayError]) -> dict[str, str]:
-    # The body depends on the class only; __new__ skips constructors that want retry times.
-    return public_body(error_class.__new__(error_class))
+def _public_body_of(error_class: type[ProtocolError]) -> dict[str, str]:
+    return public_body_of(error_class)
 
 
 def _gateway_body(template: StackTemplate, status: HTTPStatus) -> Any:
@@ -305,7 +305,7 @@ def error_responses(template: StackTemplate) -> dict[str, Any]:
                     "summary": f"API Gateway: {GATEWAY_SITUATIONS[status]}",
                     "value": body,
                 }
-        messages = ", ".join(sorted({f"`{error_class.public_message}`" for error_class in classes}))
+        messages = ", ".join(sorted({f"`{answer_of(error_class).message}`" for error_class in classes}))
         description = f"{status.phrase} ({messages})"
         if situations:
             description += f"; or from API Gateway: {'; '.join(situations)}"
@@ -326,8 +326,8 @@ def error_responses(template: StackTemplate) -> dict[str, Any]:
     return responses
 
 
-def _error_refs(classes: Iterable[type[GatewayError]]) -> dict[str, Any]:
-    statuses = sorted({error_class.status for error_class in classes})
+def _error_refs(classes: Iterable[type[ProtocolError]]) -> dict[str, Any]:
+    statuses = sorted({answer_of(error_class).status for error_class in classes})
     return {
         str(int(status)): {"$ref": f"#/components/responses/{response_name(status)}"} for status in statuses
     }

@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from pydantic import ValidationError
 
+from secure_ai_gateway.api.statuses import answer_of, public_body_of
 from secure_ai_gateway.ports import ModelAnswer
 from secure_ai_gateway.screening.policy import DEFAULT_POLICY
 from secure_ai_gateway.screening.screen import screen_text
@@ -39,7 +40,7 @@ from secure_ai_local.openapi import (
 )
 from secure_ai_local.stack_template import StackTemplate
 from secure_ai_protocol.envelope.kms import PublicKey
-from secure_ai_protocol.errors import GatewayError, public_body
+from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.wire.chat import RequestPlaintext
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -231,12 +232,12 @@ def test_the_verdict_the_validator_returns_matches_its_schema(committed: dict[st
 
 @pytest.mark.parametrize("error_class", SIGNED_ROUTE_ERRORS, ids=lambda error_class: error_class.__name__)
 def test_every_documented_error_body_matches_the_error_schema_and_status(
-    committed: dict[str, Any], error_class: type[GatewayError]
+    committed: dict[str, Any], error_class: type[ProtocolError]
 ) -> None:
-    body = public_body(error_class.__new__(error_class))
+    body = public_body_of(error_class)
     schema_validator(committed, "ErrorBody").validate(body)
     for path, method in {("/v1/chat/completions", "post"), ("/v1/validate", "post")}:
-        assert str(int(error_class.status)) in committed["paths"][path][method]["responses"]
+        assert str(int(answer_of(error_class).status)) in committed["paths"][path][method]["responses"]
 
 
 @pytest.mark.parametrize("key_bytes", [31, 32, 33])

@@ -22,7 +22,7 @@ from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_gateway.observability import service_logger, service_metrics
 from secure_ai_gateway.services.authorizer import RequestAuthorizer, allow_policy
 from secure_ai_gateway.settings import AuthorizerSettings
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 
 logger = service_logger()
 metrics = service_metrics()
@@ -59,7 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
         refuse("bad_method_arn")
     try:
         authorization = request_authorizer().authorize(event)
-    except GatewayError as error:
+    except ProtocolError as error:
         refuse(error.reason, kind=type(error).__name__)
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged
         refuse("internal_error", kind=type(error).__name__)

@@ -24,7 +24,7 @@ from secure_ai_gateway.services.completion import CHAT_ROUTE, CompletionService
 from secure_ai_gateway.settings import CompletionSettings
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 
 logger = service_logger()
@@ -70,7 +70,7 @@ def completion_service() -> CompletionService:
     )
 
 
-def settlement_failed(error: GatewayError) -> None:
+def settlement_failed(error: ProtocolError) -> None:
     """A settlement that did not land leaves the reservation counted; make it visible."""
     metrics.add_metric(name="UsageSettlementFailed", unit=MetricUnit.Count, value=1)
     logger.error("usage settlement failed", extra={"reason": error.reason})

@@ -9,10 +9,10 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import ValidationError
 
-from secure_ai_gateway.adapters.client_store import ClientConflict, ClientStore
+from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin, ClientView
-from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord
 from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound, Unauthenticated
 from tests.integration.clients.aws_doubles import unreachable_dynamodb

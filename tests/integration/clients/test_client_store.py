@@ -9,12 +9,11 @@ import pytest
 from botocore.stub import Stubber
 
 from secure_ai_gateway.adapters.client_store import (
-    ClientConflict,
     ClientStore,
     item_to_record,
     record_to_item,
 )
-from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound
 from tests.integration.clients.aws_doubles import stub_dynamodb, unreachable_dynamodb
 from tests.unit.clients.fakes import START, client_record, key_version

@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
-from secure_ai_protocol.errors import DependencyUnavailable, GatewayError, Unauthenticated
+from secure_ai_protocol.errors import DependencyUnavailable, ProtocolError, Unauthenticated
 from tests.integration.clients.aws_doubles import REGION, STUB_KEY_ARN, stub_kms, unreachable_kms
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def test_a_blob_sealed_under_another_key_is_never_unsealed(sealer: SecretSealer,
     other_key = kms.create_key(Description="not the request key")["KeyMetadata"]["Arn"]
     sealed = SecretSealer(other_key, kms).seal("acme", 1, SECRET)
     # When the request key's sealer unseals it / Then it refuses (the key id is pinned on Decrypt)
-    with pytest.raises(GatewayError):
+    with pytest.raises(ProtocolError):
         sealer.unseal("acme", 1, sealed)
 
 
@@ -159,5 +159,5 @@ def test_a_sealer_for_one_region_cannot_unseal_with_a_client_for_another(key_arn
     sealed = SecretSealer(key_arn, boto3.client("kms", region_name=REGION)).seal("acme", 1, SECRET)
     elsewhere = SecretSealer(key_arn, boto3.client("kms", region_name="eu-west-1"))
     # When unsealed there / Then it fails rather than returning anything
-    with pytest.raises(GatewayError):
+    with pytest.raises(ProtocolError):
         elsewhere.unseal("acme", 1, sealed)

@@ -6,7 +6,7 @@ import threading
 import time
 
 from secure_ai_gateway.client_registry.records import ClientRecord, KeyVersion
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -30,7 +30,7 @@ class FakeStore:
     def __init__(self, *records: ClientRecord) -> None:
         self.records = {record.client_id: record for record in records}
         self.reads = 0
-        self.failure: GatewayError | None = None
+        self.failure: ProtocolError | None = None
 
     def get(self, client_id: str) -> ClientRecord | None:
         self.reads += 1
@@ -44,7 +44,7 @@ class FakeSealer:
 
     def __init__(self, *, delay_seconds: float = 0.0) -> None:
         self.unseals = 0
-        self.failure: GatewayError | None = None
+        self.failure: ProtocolError | None = None
         self._delay = delay_seconds
         self._lock = threading.Lock()
 

@@ -17,7 +17,7 @@ from secure_ai_gateway.ports import Budget, ModelAnswer, Reservation
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.services.completion import CompletionService
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.signing.content_digest import compute_content_digest
 from secure_ai_protocol.wire.chat import ChatCompletionRequest
 
@@ -137,11 +137,11 @@ class Harness:
         self.service().complete(authorized_call(plaintext.encode()))
         return self.sealed[-1]
 
-    def refusal(self, request: dict[str, Any]) -> GatewayError:
+    def refusal(self, request: dict[str, Any]) -> ProtocolError:
         """The error the service refuses `request` with (the test fails if it answers)."""
         try:
             self.complete(request)
-        except GatewayError as error:
+        except ProtocolError as error:
             return error
         raise AssertionError("the request was answered, not refused")
 

@@ -10,6 +10,7 @@ from aws_cryptographic_material_providers.mpl.models import CreateMultiKeyringIn
 from aws_encryption_sdk import EncryptionSDKClient
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 
+from secure_ai_gateway.api.statuses import status_for
 from secure_ai_protocol.envelope import encryption_sdk, rules
 from secure_ai_protocol.errors import ConfigurationError, DecryptionFailed, PayloadTooLarge
 from tests.unit.envelope.keyrings import RecordingKeyring
@@ -76,7 +77,7 @@ def test_the_plaintext_cap_is_a_generic_decryption_failure_not_a_413() -> None:
         strict(sealed(b"small", frame_length=4096), max_plaintext_bytes=1024)
 
     assert not isinstance(error.value, PayloadTooLarge)
-    assert error.value.status == 400
+    assert status_for(error.value) == 400
 
 
 def test_small_frames_adding_up_past_the_plaintext_cap_are_refused() -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import httpx
 
+from secure_ai_gateway.api.statuses import public_body, status_for
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
-from secure_ai_protocol.errors import GatewayError, SignatureRejected
+from secure_ai_protocol.errors import ProtocolError, SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.signing.content_digest import body_matches_digest
@@ -105,8 +106,8 @@ class FakeGateway:
             if media_type == ENVELOPE_CONTENT_TYPE:
                 return self._sealed_answer(request, parsed, route)
             return httpx.Response(200, json=self._verdict_document(json.loads(request.content)))
-        except GatewayError as error:
-            return httpx.Response(int(error.status), json={"error": "bad_request", "message": "bad request"})
+        except ProtocolError as error:
+            return httpx.Response(int(status_for(error)), json=public_body(error))
 
     def _authorize(self, request: httpx.Request) -> ParsedSignature:
         parsed = parse_signature_headers(

@@ -44,7 +44,7 @@ from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
 from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
 from secure_ai_protocol.envelope.responses import open_response
 from secure_ai_protocol.envelope.rules import new_resp_key
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ class ServerSealer:
                 route=route,
                 kms_client=self._kms(),
             )
-        except GatewayError as exc:
+        except ProtocolError as exc:
             raise EncryptionFailed(exc.reason) from exc
 
     def _kms(self) -> KMSClient:
@@ -151,7 +151,7 @@ class MobileSealer:
                 req_id=req_id,
                 route=route,
             )
-        except GatewayError as exc:
+        except ProtocolError as exc:
             raise EncryptionFailed(exc.reason) from exc
 
 
@@ -221,7 +221,7 @@ def opened_payload(response: httpx.Response, call: Call) -> dict[str, Any]:
         raise ResponseRejected("not_an_envelope")
     try:
         plaintext = open_response(response.content, resp_key=call.resp_key, req_id=call.req_id)
-    except GatewayError as exc:
+    except ProtocolError as exc:
         # context_mismatch: the answer was sealed for another request; decrypt_failed: another key.
         raise ResponseRejected(exc.reason) from exc
     return _json_object(plaintext)

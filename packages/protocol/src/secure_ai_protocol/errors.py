@@ -1,46 +1,34 @@
-"""One exception root for the gateway, with the HTTP status each kind maps to.
+"""One exception root for both ends, `ProtocolError`: a kind and a fixed reason, never a status.
 
-Handlers never build error bodies themselves: they raise, and `status_for` plus `public_body`
-turn any `GatewayError` into the one generic response its class stands for. The `reason` is a
-short, fixed code for logs and metrics; it never carries secrets, signatures or plaintext.
+The code the gateway and the SDK share (signing, envelopes, key ids, wire models) raises these, and
+so does the gateway's own code. What a kind means to a caller is decided where it meets a
+transport, once each: secure_ai_gateway.api.statuses maps kinds to HTTP statuses and generic bodies
+(the functions' responses and the authorizer's refusals), secure_ai_client.errors to the SDK's
+public errors, and the operator commands to exit codes. The `reason` is a short, fixed code for
+logs and metrics; it never carries secrets, signatures or plaintext.
 """
 
 from __future__ import annotations
 
-from http import HTTPStatus
-from typing import ClassVar
 
-
-class GatewayError(Exception):
-    """Root of every error the gateway raises on purpose."""
-
-    status: ClassVar[HTTPStatus] = HTTPStatus.INTERNAL_SERVER_ERROR
-    public_message: ClassVar[str] = "internal error"
+class ProtocolError(Exception):
+    """Root of every error the gateway, the protocol or the SDK's protocol code raises on purpose."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class BadRequest(GatewayError):
+class BadRequest(ProtocolError):
     """The request is malformed or fails a strict parsing rule."""
-
-    status = HTTPStatus.BAD_REQUEST
-    public_message = "bad request"
 
 
 class PayloadTooLarge(BadRequest):
     """A size cap was exceeded before any work was done."""
 
-    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-    public_message = "payload too large"
 
-
-class Unauthenticated(GatewayError):
+class Unauthenticated(ProtocolError):
     """The request signature, its key or its freshness could not be established."""
-
-    status = HTTPStatus.UNAUTHORIZED
-    public_message = "unauthorized"
 
 
 class SignatureRejected(Unauthenticated):
@@ -51,87 +39,45 @@ class ReplayDetected(Unauthenticated):
     """The (key id, nonce) pair was seen before."""
 
 
-class Forbidden(GatewayError):
+class Forbidden(ProtocolError):
     """Authenticated, but the client may not do this (scope, model, revoked key)."""
 
-    status = HTTPStatus.FORBIDDEN
-    public_message = "forbidden"
 
-
-class NotFound(GatewayError):
+class NotFound(ProtocolError):
     """The route or record does not exist."""
-
-    status = HTTPStatus.NOT_FOUND
-    public_message = "not found"
 
 
 class DecryptionFailed(BadRequest):
     """The envelope did not decrypt under the strict rules; one generic 400 whatever the cause."""
 
 
-class QuotaExceeded(GatewayError):
+class QuotaExceeded(ProtocolError):
     """The client's budget for the period is spent."""
 
-    status = HTTPStatus.TOO_MANY_REQUESTS
-    public_message = "quota exceeded"
-
     def __init__(self, reason: str, retry_after_seconds: int) -> None:
         super().__init__(reason)
         self.retry_after_seconds = retry_after_seconds
 
 
-class UpstreamRateLimited(GatewayError):
+class UpstreamRateLimited(ProtocolError):
     """The model provider answered 429."""
 
-    status = HTTPStatus.TOO_MANY_REQUESTS
-    public_message = "model rate limited"
-
     def __init__(self, reason: str, retry_after_seconds: int) -> None:
         super().__init__(reason)
         self.retry_after_seconds = retry_after_seconds
 
 
-class UpstreamFailed(GatewayError):
+class UpstreamFailed(ProtocolError):
     """The model provider failed (5xx, connection error, malformed answer)."""
 
-    status = HTTPStatus.BAD_GATEWAY
-    public_message = "model unavailable"
 
-
-class UpstreamTimeout(GatewayError):
+class UpstreamTimeout(ProtocolError):
     """The model provider did not answer within the configured timeout."""
 
-    status = HTTPStatus.GATEWAY_TIMEOUT
-    public_message = "model timeout"
 
-
-class DependencyUnavailable(GatewayError):
+class DependencyUnavailable(ProtocolError):
     """An AWS dependency (KMS, DynamoDB, Secrets Manager, SQS, EventBridge) failed: fail closed."""
 
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-    public_message = "service unavailable"
 
-
-class ConfigurationError(GatewayError):
+class ConfigurationError(ProtocolError):
     """A setting is missing or malformed; raised at cold start."""
-
-
-class ScreeningBlocked(GatewayError):
-    """Screening decided the content must not be released."""
-
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
-    public_message = "blocked by policy"
-
-
-def status_for(error: BaseException) -> HTTPStatus:
-    """The HTTP status a client sees for `error`; anything unexpected is a 500."""
-    if isinstance(error, GatewayError):
-        return error.status
-    return HTTPStatus.INTERNAL_SERVER_ERROR
-
-
-def public_body(error: BaseException) -> dict[str, str]:
-    """The generic JSON body for `error`: a stable code and message, never the reason."""
-    status = status_for(error)
-    message = error.public_message if isinstance(error, GatewayError) else "internal error"
-    return {"error": status.phrase.lower().replace(" ", "_"), "message": message}

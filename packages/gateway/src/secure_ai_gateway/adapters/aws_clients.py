@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_kms import KMSClient
-    from mypy_boto3_secretsmanager import SecretsManagerClient
-    from mypy_boto3_sqs import SQSClient
 
 # boto3's default session is not safe to create clients from concurrently.
 _CREATE_LOCK = threading.Lock()
@@ -46,20 +44,6 @@ def kms_client() -> KMSClient:
 
 
 @cache
-def secretsmanager_client() -> SecretsManagerClient:
-    """The Secrets Manager client for this execution environment."""
-    with _CREATE_LOCK:
-        return _session().client("secretsmanager", config=CLIENT_CONFIG)
-
-
-@cache
-def sqs_client() -> SQSClient:
-    """The SQS client for this execution environment."""
-    with _CREATE_LOCK:
-        return _session().client("sqs", config=CLIENT_CONFIG)
-
-
-@cache
 def events_client() -> EventBridgeClient:
     """The EventBridge client for this execution environment."""
     with _CREATE_LOCK:
@@ -68,5 +52,5 @@ def events_client() -> EventBridgeClient:
 
 def reset_clients() -> None:
     """Forget cached clients (tests switching between moto servers or regions)."""
-    for factory in (_session, dynamodb_client, kms_client, secretsmanager_client, sqs_client, events_client):
+    for factory in (_session, dynamodb_client, kms_client, events_client):
         factory.cache_clear()

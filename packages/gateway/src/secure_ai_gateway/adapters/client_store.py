@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client as default_dynamodb_client
-from secure_ai_gateway.client_registry.records import ClientRecord, KeyVersion
-from secure_ai_protocol.errors import DependencyUnavailable, GatewayError, NotFound
+from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord, KeyVersion
+from secure_ai_protocol.errors import DependencyUnavailable, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -30,13 +29,6 @@ if TYPE_CHECKING:
 
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _VERSION_KEY = re.compile(r"[1-9][0-9]{0,5}")
-
-
-class ClientConflict(GatewayError):
-    """A client-admin write lost a race or contradicts the record's state (exists, revoked)."""
-
-    status = HTTPStatus.CONFLICT
-    public_message = "conflict"
 
 
 class MalformedClientRecord(ValueError):

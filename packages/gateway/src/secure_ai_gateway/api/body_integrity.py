@@ -13,9 +13,6 @@ import binascii
 from secure_ai_protocol.errors import BadRequest, PayloadTooLarge, SignatureRejected
 from secure_ai_protocol.signing.content_digest import body_matches_digest
 
-# API Gateway's own payload limit; functions set tighter caps per route.
-API_GATEWAY_MAX_PAYLOAD = 10 * 1024 * 1024
-
 
 def verified_body(
     body: str | None, *, is_base64_encoded: bool, verified_digest: str, max_bytes: int

@@ -25,16 +25,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.metrics import MetricUnit
 
+from secure_ai_gateway.api.statuses import public_body, status_for
 from secure_ai_protocol.errors import (
     BadRequest,
     Forbidden,
-    GatewayError,
     NotFound,
+    ProtocolError,
     QuotaExceeded,
     Unauthenticated,
     UpstreamRateLimited,
-    public_body,
-    status_for,
 )
 from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
 
@@ -93,12 +92,12 @@ def error_response(error: BaseException) -> Response[str]:
 
 
 def install_error_handlers(app: APIGatewayRestResolver, logger: Logger, metrics: Metrics) -> None:
-    """Map GatewayError subclasses by their status, and anything unforeseen to a generic 500."""
+    """Map ProtocolError subclasses by their status, and anything unforeseen to a generic 500."""
 
-    def refused(error: GatewayError) -> Response[str]:
+    def refused(error: ProtocolError) -> Response[str]:
         metrics.add_dimension(name="reason", value=error.reason)
         metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
-        logger.warning("request refused", extra={"reason": error.reason, "status": int(error.status)})
+        logger.warning("request refused", extra={"reason": error.reason, "status": int(status_for(error))})
         return error_response(error)
 
     def no_route(_: NotFoundError) -> Response[str]:
@@ -113,7 +112,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger, metrics:
         return error_response(error)
 
     # Registered by call, not as decorators: Powertools' decorator is untyped.
-    app.exception_handler(GatewayError)(refused)
+    app.exception_handler(ProtocolError)(refused)
     app.exception_handler(NotFoundError)(no_route)
     app.exception_handler(Exception)(failed)
 
@@ -123,7 +122,7 @@ def refuse_malformed_event(logger: Logger, metrics: Metrics) -> dict[str, Any]:
     error = BadRequest("malformed_event")
     metrics.add_dimension(name="reason", value=error.reason)
     metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
-    logger.warning("request refused", extra={"reason": error.reason, "status": int(error.status)})
+    logger.warning("request refused", extra={"reason": error.reason, "status": int(status_for(error))})
     response = error_response(error)
     return {
         "statusCode": response.status_code,

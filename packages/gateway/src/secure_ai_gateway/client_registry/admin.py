@@ -13,10 +13,11 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from secure_ai_gateway.adapters.client_store import ClientConflict, ClientStore
+from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.secret_sealing import SECRET_BYTES, SecretSealer
 from secure_ai_gateway.client_registry.records import (
     DEFAULT_POLICY_ID,
+    ClientConflict,
     ClientRecord,
     KeyVersion,
 )

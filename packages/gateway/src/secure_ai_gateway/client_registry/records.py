@@ -13,8 +13,13 @@ from typing import Annotated, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from secure_ai_protocol.errors import Unauthenticated
+from secure_ai_protocol.errors import ProtocolError, Unauthenticated
 from secure_ai_protocol.key_ids import CLIENT_ID_PATTERN, MAX_KEY_VERSION
+
+
+class ClientConflict(ProtocolError):
+    """A client-admin write lost a race or contradicts the record's state (exists, revoked)."""
+
 
 ClientId = Annotated[str, StringConstraints(pattern=CLIENT_ID_PATTERN)]
 Scope = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$")]

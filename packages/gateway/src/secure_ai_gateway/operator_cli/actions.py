@@ -13,7 +13,7 @@ from secure_ai_gateway.operator_cli.aws_target import client_admin
 from secure_ai_gateway.operator_cli.output import print_json
 from secure_ai_protocol.command_line import EXIT_FAILED, EXIT_OK, UsageError, report_error
 from secure_ai_protocol.credentials import ClientCredentials, SecretFile
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.key_ids import format_key_id
 
 DEFAULT_SCOPES: Final = ("chat:complete",)
@@ -83,7 +83,7 @@ def _view_if_readable(admin: ClientAdmin, client_id: str) -> dict[str, Any] | No
     after create or rotate, a secret is waiting to be handed out; a failed read must not hide it."""
     try:
         return admin.show_client(client_id).model_dump(mode="json")
-    except GatewayError:
+    except ProtocolError:
         return None
 
 

@@ -25,7 +25,7 @@ from secure_ai_gateway.operator_cli.arguments import comma_list, duration, posit
 from secure_ai_gateway.operator_cli.aws_target import aws_options
 from secure_ai_gateway.operator_cli.output import failure_message, validation_message
 from secure_ai_protocol.command_line import CommandFailed, UsageError
-from secure_ai_protocol.errors import GatewayError
+from secure_ai_protocol.errors import ProtocolError
 
 if TYPE_CHECKING:
     from secure_ai_protocol.command_line import SubParsers
@@ -106,7 +106,7 @@ def _reported(action: Action) -> Action:
             return action(args)
         except ValidationError as exc:
             raise UsageError(validation_message(exc)) from None
-        except GatewayError as exc:
+        except ProtocolError as exc:
             raise CommandFailed(failure_message(exc, getattr(args, "client_id", None))) from exc
 
     return run

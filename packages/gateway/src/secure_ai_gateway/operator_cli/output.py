@@ -9,7 +9,7 @@ from typing import Final
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from secure_ai_protocol.errors import DependencyUnavailable, GatewayError
+from secure_ai_protocol.errors import DependencyUnavailable, ProtocolError
 
 _FAILURE_MESSAGES: Final = {
     "unknown_client": "no such client",
@@ -34,7 +34,7 @@ def validation_message(exc: ValidationError) -> str:
     return f"invalid client settings: {problems}"
 
 
-def failure_message(exc: GatewayError, client_id: str | None) -> str:
+def failure_message(exc: ProtocolError, client_id: str | None) -> str:
     subject = f"{client_id}: " if client_id else ""
     if isinstance(exc, DependencyUnavailable):
         cause = exc.__cause__

@@ -1,11 +1,11 @@
-"""Screening-specific errors, under the gateway's one exception root."""
+"""Screening-specific errors, under the one exception root (secure_ai_protocol.errors)."""
 
 from __future__ import annotations
 
 from secure_ai_protocol.errors import (
     BadRequest,
     ConfigurationError,
-    ScreeningBlocked,
+    ProtocolError,
     UpstreamFailed,
     UpstreamTimeout,
 )
@@ -31,6 +31,6 @@ class ValidationBudgetExceeded(UnsafeSchema):
     """Validating against the schema took more steps than allowed (an expensive schema)."""
 
 
-class RenderBudgetExceeded(ScreeningBlocked):
+class RenderBudgetExceeded(ProtocolError):
     """A text could not be rendered within its time budget or nesting limit: nothing about
     its links can be vouched for, so it is not released."""

@@ -60,7 +60,7 @@ class RequestAuthorizer:
         self._clock = clock
 
     def authorize(self, event: Mapping[str, object]) -> Authorization:
-        """Verify `event`; raise a GatewayError subclass on any failure."""
+        """Verify `event`; raise a ProtocolError subclass on any failure."""
         request, signature_input, signature = request_from_authorizer_event(event)
         parsed = parse_signature_headers(signature_input, signature, expected_tag=self._expected_tag)
         check_window(parsed, int(self._clock()))

@@ -40,7 +40,7 @@ from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
 from secure_ai_gateway.screening.release import release
 from secure_ai_gateway.screening.verdict import Verdict
-from secure_ai_protocol.errors import BadRequest, DependencyUnavailable, Forbidden, GatewayError
+from secure_ai_protocol.errors import BadRequest, DependencyUnavailable, Forbidden, ProtocolError
 from secure_ai_protocol.json_bounds import check_json_depth
 from secure_ai_protocol.wire.chat import ChatCompletionRequest, ChatMessage, RequestPlaintext
 
@@ -100,7 +100,7 @@ class CompletionService:
         digest_key: Callable[[], bytes],
         default_model: str,
         clock: Callable[[], float],
-        on_settlement_failure: Callable[[GatewayError], None] = lambda _: None,
+        on_settlement_failure: Callable[[ProtocolError], None] = lambda _: None,
     ) -> None:
         self._envelopes = envelopes
         self._clients = clients
@@ -116,7 +116,7 @@ class CompletionService:
         self._on_settlement_failure = on_settlement_failure
 
     def complete(self, call: AuthorizedCall) -> CompletionResult:
-        """Answer the encrypted chat request in `call`; raise a GatewayError on any refusal."""
+        """Answer the encrypted chat request in `call`; raise a ProtocolError on any refusal."""
         call.require_scope(CHAT_SCOPE)
         ciphertext = call.body_bytes(MAX_REQUEST_BODY_BYTES)
         opened = self._envelopes.open(
@@ -144,7 +144,7 @@ class CompletionService:
         )
         try:
             answer = model.complete(protected.forwarded)
-        except GatewayError:
+        except ProtocolError:
             self._settle(reservation, 0)
             raise
         self._settle(reservation, answer.total_tokens)

@@ -123,7 +123,7 @@ class ValidationEndpoint:
         self._seal_response = seal_response
 
     def handle(self, call: AuthorizedCall, content_type: str) -> tuple[bytes, str]:
-        """The response body and its content type; raise a GatewayError on refusal."""
+        """The response body and its content type; raise a ProtocolError on refusal."""
         call.require_scope(VALIDATE_SCOPE)
         body = call.body_bytes(MAX_VALIDATE_BODY_BYTES)
         media_type = content_type.split(";", 1)[0].strip().lower()

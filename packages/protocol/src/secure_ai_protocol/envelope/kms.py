@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
-from secure_ai_protocol.errors import ConfigurationError, DependencyUnavailable, GatewayError
+from secure_ai_protocol.errors import ConfigurationError, DependencyUnavailable, ProtocolError
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -82,14 +82,14 @@ def kms_failures_as_unavailable() -> Iterator[None]:
     """Turn a gateway error caused by KMS failing (not by the envelope) into DependencyUnavailable.
 
     Wrap the SDK call whose keyrings use an `ObservedKmsClient`. When that call raises a
-    `GatewayError` and a KMS call failed for a reason other than the ciphertext, the KMS failure
+    `ProtocolError` and a KMS call failed for a reason other than the ciphertext, the KMS failure
     is what the caller sees: `DependencyUnavailable("kms_unavailable")`, chained to the botocore error.
     """
     failures: list[Exception] = []
     token = _observed_failures.set(failures)
     try:
         yield
-    except GatewayError:
+    except ProtocolError:
         unavailable = next((failure for failure in failures if not _is_ciphertext_fault(failure)), None)
         if unavailable is not None:
             raise DependencyUnavailable("kms_unavailable") from unavailable
