@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE
+
 if TYPE_CHECKING:
     import httpx
 
@@ -61,8 +63,6 @@ QUOTA_BUDGET = 10
 QUOTA_REQUESTS = 30
 MAX_ENVIRONMENTS = 8  # per function, so that concurrency 8 reaches 8 environments
 HTTP_TIMEOUT_SECONDS = 30.0  # above API Gateway's 29 s integration timeout
-CHAT_ROUTE = "/v1/chat/completions"
-PUBLIC_KEY_ROUTE = "/v1/keys/public"
 PROMPT = "In one sentence: why does a signed request need a nonce?"
 MAX_TOKENS = 32
 MOTO_ATOMICITY_NOTE = (

@@ -30,8 +30,7 @@ from pydantic_core import core_schema
 
 from secure_ai_gateway.api.statuses import answer_of, public_body_of
 from secure_ai_gateway.screening.verdict import Verdict
-from secure_ai_gateway.services.completion import CHAT_ROUTE
-from secure_ai_gateway.services.validator import VALIDATE_ROUTE, EncryptedValidation
+from secure_ai_gateway.services.validator import EncryptedValidation
 from secure_ai_local.api_gateway import DEFAULT_PORT
 from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
 from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
@@ -48,12 +47,12 @@ from secure_ai_protocol.errors import (
     UpstreamTimeout,
 )
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
 from secure_ai_protocol.wire.chat import RESPONSE_KEY_BYTES, RequestPlaintext
 from secure_ai_protocol.wire.validation import ValidationRequest
 
 DOCUMENT_PATH: Final = REPOSITORY_ROOT / "docs" / "openapi.yaml"
 REGENERATE_COMMAND: Final = ".venv/bin/python -m secure_ai_local.openapi > docs/openapi.yaml"
-PUBLIC_KEY_ROUTE: Final = "/v1/keys/public"
 OPENAPI_VERSION: Final = "3.1.0"
 SCHEMA_REF: Final = "#/components/schemas/{model}"
 PROTOCOL_LINK: Final = "[docs/protocol.md](protocol.md)"

@@ -23,11 +23,10 @@ from secure_ai_local.stack import LocalStack, LocalStackInfo, LocalStackOptions
 from secure_ai_protocol.envelope.requests import seal_request_server
 from secure_ai_protocol.envelope.rules import new_resp_key
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
-
-CHAT_ROUTE = "/v1/chat/completions"
 
 
 @pytest.fixture(scope="package")

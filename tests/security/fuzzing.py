@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE
 from tests.gateway_events import SignedCall, authorizer_event, proxy_event
-from tests.security.harness import CHAT_ROUTE, SCOPES
+from tests.security.harness import SCOPES
 from tests.security.mutations import HEADER_NAMES, HOSTILE_STRINGS, hostile_text, json_values
 
 

@@ -30,6 +30,7 @@ from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_local.provision import ProvisionedStack
 from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
 from secure_ai_protocol.signing.content_digest import compute_content_digest
 from tests.conftest import TEST_MODEL, Client
 from tests.gateway_events import SignedCall, authorizer_event, proxy_event, sqs_batch, sqs_record
@@ -37,9 +38,6 @@ from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.lambda_context import FakeLambdaContext
 from tests.leak_sentinel import LeakRegistry
 
-CHAT_ROUTE: Final = "/v1/chat/completions"
-VALIDATE_ROUTE: Final = "/v1/validate"
-PUBLIC_KEY_ROUTE: Final = "/v1/keys/public"
 SCOPES: Final = "chat:complete output:validate"
 UNAUTHORIZED: Final = "Unauthorized"
 EnvelopeMode = Literal["server", "mobile"]

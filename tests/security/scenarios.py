@@ -13,11 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
 from tests.gateway_events import authorizer_event, sqs_batch, sqs_record
 from tests.security.harness import (
-    CHAT_ROUTE,
-    PUBLIC_KEY_ROUTE,
-    VALIDATE_ROUTE,
     Allowed,
     Gateway,
     Refused,

@@ -19,11 +19,11 @@ import pytest
 from gateway_validator import app as validator_app
 from secure_ai_protocol.errors import BadRequest
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import VALIDATE_ROUTE
 from tests.conftest import TEST_MODEL
 from tests.fake_provider import FakeProvider
 from tests.gateway_events import sqs_batch, sqs_record
 from tests.security.harness import (
-    VALIDATE_ROUTE,
     Gateway,
     QueueTrigger,
     SignedProxyCall,

@@ -37,12 +37,18 @@ from secure_ai_gateway.adapters.aws_clients import reset_clients
 from secure_ai_gateway.adapters.openai import access as openai_access
 from secure_ai_protocol.envelope.responses import open_response
 from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import VALIDATE_ROUTE
 from tests import conftest as suite
 from tests.conftest import TEST_MODEL
 from tests.data.evasion_corpus_build import CLASSES, build, corpus_lines
 from tests.fake_provider import FakeProvider
 from tests.leak_sentinel import LeakRegistry, chat_texts
-from tests.security.harness import VALIDATE_ROUTE, Gateway, SecurityStack, SignedProxyCall, cold_start
+from tests.security.harness import (
+    Gateway,
+    SecurityStack,
+    SignedProxyCall,
+    cold_start,
+)
 
 CORPUS: Final = Path(__file__).resolve().parents[1] / "data" / "evasion_corpus.jsonl"
 DECISIONS: Final = frozenset({"allow", "redact", "block", "not_allow"})

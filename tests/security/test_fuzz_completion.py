@@ -8,9 +8,10 @@ from typing import Any
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+from secure_ai_protocol.routes import CHAT_ROUTE
 from tests.security import scenarios
 from tests.security.fuzzing import PROXY_TEMPLATE, fuzz_settings, random_proxy_events
-from tests.security.harness import CHAT_ROUTE, Gateway
+from tests.security.harness import Gateway
 from tests.security.mutations import (
     Mutation,
     body_mutations,

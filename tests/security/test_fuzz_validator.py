@@ -9,9 +9,10 @@ from typing import Any
 from hypothesis import given, note
 from hypothesis import strategies as st
 
+from secure_ai_protocol.routes import VALIDATE_ROUTE
 from tests.security import scenarios
 from tests.security.fuzzing import PROXY_TEMPLATE, fuzz_settings, random_proxy_events
-from tests.security.harness import VALIDATE_ROUTE, Gateway, eventbridge_event
+from tests.security.harness import Gateway, eventbridge_event
 from tests.security.mutations import (
     Mutation,
     apply_mutations,

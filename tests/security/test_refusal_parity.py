@@ -30,9 +30,10 @@ from secure_ai_local.provision import LOCAL_ACCOUNT_ID
 from secure_ai_local.stack_template import StackTemplate
 from secure_ai_protocol.key_ids import format_key_id
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE
 from tests.conftest import REGION, TEST_MODEL, Client
 from tests.gateway_events import SignedCall
-from tests.security.harness import CHAT_ROUTE, Allowed, Gateway
+from tests.security.harness import Allowed, Gateway
 
 # Request ids differ per request by design; every other header must match in name and value.
 PER_REQUEST_HEADERS: Final = frozenset({"x-amzn-requestid", "x-amz-apigw-id"})

@@ -20,12 +20,13 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
 from secure_ai_gateway.screening.catalog import PolicyCatalog
-from secure_ai_gateway.services.completion import CHAT_ROUTE, CompletionService
+from secure_ai_gateway.services.completion import CompletionService
 from secure_ai_gateway.settings import CompletionSettings
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE
 
 logger = service_logger()
 metrics = service_metrics()
@@ -90,7 +91,7 @@ def chat_completions() -> Response[bytes]:
     )
 
 
-@app.get("/v1/keys/public")
+@app.get(PUBLIC_KEY_ROUTE)
 def public_key() -> dict[str, str]:
     """The RSA public key (PEM) mobile/web clients encrypt to; public by design."""
     key = envelopes().public_key()

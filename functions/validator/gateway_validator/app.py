@@ -31,13 +31,10 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
 from secure_ai_gateway.screening.catalog import PolicyCatalog
-from secure_ai_gateway.services.validator import (
-    VALIDATE_ROUTE,
-    ValidationEndpoint,
-    ValidationService,
-)
+from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
 from secure_ai_gateway.settings import ValidatorSettings
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.validation import parse_validation_request
 
 logger = service_logger()

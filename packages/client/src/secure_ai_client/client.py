@@ -25,9 +25,6 @@ import httpx
 
 from secure_ai_client.errors import NetworkError
 from secure_ai_client.exchange import (
-    CHAT_ROUTE,
-    PUBLIC_KEY_ROUTE,
-    VALIDATE_ROUTE,
     Call,
     MobileSealer,
     Sealer,
@@ -52,6 +49,7 @@ from secure_ai_protocol.envelope.rules import EnvelopeMode
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
 from secure_ai_protocol.signing.message_signature import PROFILE_TAG
 
 if TYPE_CHECKING:

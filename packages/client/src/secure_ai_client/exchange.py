@@ -50,9 +50,6 @@ from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_T
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-CHAT_ROUTE: Final = "/v1/chat/completions"
-VALIDATE_ROUTE: Final = "/v1/validate"
-PUBLIC_KEY_ROUTE: Final = "/v1/keys/public"
 
 # The gateway compares the envelope's key name with its configured key ARN byte for byte: an alias
 # or a bare key id would never decrypt, so it is refused here, before anything is sent.

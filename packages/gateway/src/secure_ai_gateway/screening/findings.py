@@ -91,3 +91,7 @@ def mask_sample(value: str) -> str:
     """A hint of what matched that cannot reveal it: at most 4 characters and a quarter of it."""
     shown = min(4, len(value) // 4)
     return f"{value[:shown]}…[redacted]"
+
+
+# The tags of the placeholders PII is pseudonymised as (`<EMAIL_1>`), as a regex alternation.
+PLACEHOLDER_TAGS: Final = "(?:" + "|".join(sorted(set(_PII_PLACEHOLDERS.values()))) + ")"

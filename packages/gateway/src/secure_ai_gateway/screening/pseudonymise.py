@@ -22,17 +22,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Final, NamedTuple
 
-from secure_ai_gateway.screening.findings import PII_TYPES, pii_tag
+from secure_ai_gateway.screening.findings import PII_TYPES, PLACEHOLDER_TAGS, pii_tag
 from secure_ai_gateway.screening.matching import Pattern, ScanTarget
 from secure_ai_gateway.screening.normalise import NormalisedText, normalise
 from secure_ai_gateway.screening.pii import DEFAULT_PHONE_REGIONS, canonical_value, detect_pii
 from secure_ai_protocol.errors import PayloadTooLarge
 
 MAX_PSEUDONYMISE_CHARS: Final = 1 << 20
-_TAGS: Final = r"(?:EMAIL|PHONE|CARD|IBAN|SSN|IP)"
-_PLACEHOLDER: Final = Pattern("<" + _TAGS + r"_[1-9][0-9]{0,5}>")
+_PLACEHOLDER: Final = Pattern("<" + PLACEHOLDER_TAGS + r"_[1-9][0-9]{0,5}>")
 # What the caller wrote that a model could echo as a placeholder: any case, any number of digits.
-_WRITTEN_PLACEHOLDER: Final = Pattern(r"(?i)<" + _TAGS + r"_[0-9]{1,7}>")
+_WRITTEN_PLACEHOLDER: Final = Pattern(r"(?i)<" + PLACEHOLDER_TAGS + r"_[0-9]{1,7}>")
 _MAX_NUMBER: Final = 999_999
 
 type Span = tuple[int, int]

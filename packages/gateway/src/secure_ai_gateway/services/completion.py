@@ -42,9 +42,9 @@ from secure_ai_gateway.screening.release import release
 from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_protocol.errors import BadRequest, DependencyUnavailable, Forbidden, ProtocolError
 from secure_ai_protocol.json_bounds import check_json_depth
+from secure_ai_protocol.routes import CHAT_ROUTE
 from secure_ai_protocol.wire.chat import ChatCompletionRequest, ChatMessage, RequestPlaintext
 
-CHAT_ROUTE = "/v1/chat/completions"
 CHAT_SCOPE = "chat:complete"
 DEFAULT_MODEL_ALIAS = "default"
 MAX_REQUEST_BODY_BYTES = 1024 * 1024

@@ -21,6 +21,7 @@ from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_protocol.errors import BadRequest, ConfigurationError
 from secure_ai_protocol.json_bounds import check_json_depth
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.chat import decode_resp_key
 from secure_ai_protocol.wire.validation import (
     ValidationRequest,
@@ -90,7 +91,6 @@ class ValidationService:
         return verdict
 
 
-VALIDATE_ROUTE = "/v1/validate"
 VALIDATE_SCOPE = "output:validate"
 MAX_VALIDATE_BODY_BYTES = 2 * 1024 * 1024
 

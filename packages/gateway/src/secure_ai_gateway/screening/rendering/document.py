@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
+from secure_ai_gateway.screening.findings import PLACEHOLDER_TAGS
 from secure_ai_gateway.screening.normalise import OffsetMap
 from secure_ai_gateway.screening.rendering import css, html, markdown, plain_text
 from secure_ai_gateway.screening.rendering.budget import RenderBudget
@@ -59,7 +60,7 @@ _NEWLINE = re.compile("\n")
 _SPELLING_PREFIX: Final = 64
 _TAG_OPEN = re.compile("<[A-Za-z]")
 # A pseudonym placeholder as written or percent-encoded: `<CARD_1>`, `%3CCARD_1%3E`.
-_PLACEHOLDER = re.compile(r"(?i)(?:<|%3C)(EMAIL|PHONE|CARD|IBAN|SSN|IP)_([1-9][0-9]{0,5})(?:>|%3E)")
+_PLACEHOLDER = re.compile(r"(?i)(?:<|%3C)(" + PLACEHOLDER_TAGS + r")_([1-9][0-9]{0,5})(?:>|%3E)")
 PLACEHOLDER_LABEL_PREFIX: Final = "pseudonym-"
 
 
