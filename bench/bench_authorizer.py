@@ -48,7 +48,7 @@ HANDLERS = (
     Subject("authorizer: import", "import gateway_authorizer.app", "authorizer"),
     Subject(
         "authorizer: import + service (2 clients)",
-        "import gateway_authorizer.app as app\napp.request_authorizer()",
+        "import gateway_authorizer.app as app\napp.environment.get()",
         "authorizer",
     ),
     Subject("completion: import", "import gateway_completion.app", "completion"),
@@ -313,22 +313,20 @@ def time_handler(fixture: VerificationFixture, rounds: int) -> float:
     included), with the in-memory authorizer in place of the AWS-backed one."""
     import gateway_authorizer.app as handler_module
 
-    authorizer = fixture.new_authorizer()
-    original_factory = handler_module.request_authorizer
-    handler_module.request_authorizer = lambda: authorizer  # type: ignore[assignment]
+    handler_module.environment.use(fixture.new_authorizer())
     context = LambdaContext()
     best = float("inf")
     try:
         with stdout_to_devnull():
             handler_module.lambda_handler(fixture.events[0], context)
             for _ in range(rounds):
-                authorizer = fixture.new_authorizer()
+                handler_module.environment.use(fixture.new_authorizer())
                 started = time.process_time()
                 for event in fixture.events:
                     handler_module.lambda_handler(event, context)
                 best = min(best, (time.process_time() - started) / len(fixture.events))
     finally:
-        handler_module.request_authorizer = original_factory
+        handler_module.environment.reset()
     return best
 
 

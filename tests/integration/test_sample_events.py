@@ -31,16 +31,10 @@ EVENT_FILES = {
     "validator/sqs-batch.json": "ValidatorFunction",
     "validator/sqs-eventbridge.json": "ValidatorFunction",
 }
-CACHES = (
-    authorizer_app.request_authorizer,
-    completion_app.settings,
-    completion_app.envelopes,
-    completion_app.completion_service,
-    validator_app.settings,
-    validator_app.validation_service,
-    validator_app.validation_endpoint,
-    validator_app.idempotency_config,
-    validator_app.screen_message_once,
+ENVIRONMENTS = (
+    authorizer_app.environment,
+    completion_app.environment,
+    validator_app.environment,
 )
 HANDLERS = {
     "AuthorizerFunction": authorizer_app.lambda_handler,
@@ -55,8 +49,8 @@ def invoke(
 ) -> Callable[[str, dict[str, Any]], Any]:
     def run(function: str, event: dict[str, Any]) -> Any:
         use_function_environment(function)
-        for cache in CACHES:
-            cache.cache_clear()
+        for environment in ENVIRONMENTS:
+            environment.reset()
         install_rsa_decrypt(kms_client())
         return HANDLERS[function](event, FakeLambdaContext(function))
 

@@ -35,8 +35,8 @@ def cold_functions() -> Iterator[None]:
     """Each test starts both functions cold, with Powertools' secret cache empty."""
 
     def forget() -> None:
-        for factory in (completion_app.settings, validator_app.settings, validator_app.validation_service):
-            factory.cache_clear()
+        completion_app.environment.reset()
+        validator_app.environment.reset()
         parameters.clear_caches()  # type: ignore[no-untyped-call]
 
     forget()
@@ -55,8 +55,8 @@ def test_the_local_stack_generates_a_key_of_64_random_alphanumerics(aws_stack: P
 @pytest.mark.parametrize(
     ("logical_id", "read"),
     [
-        ("CompletionFunction", completion_app.verdict_digest_key),
-        ("ValidatorFunction", validator_app.verdict_digest_key),
+        ("CompletionFunction", lambda: completion_app.environment.get().digest_key()),
+        ("ValidatorFunction", lambda: validator_app.environment.get().digest_key()),
     ],
 )
 def test_each_digesting_function_reads_the_key_as_bytes(

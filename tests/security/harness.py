@@ -42,16 +42,10 @@ SCOPES: Final = "chat:complete output:validate"
 UNAUTHORIZED: Final = "Unauthorized"
 EnvelopeMode = Literal["server", "mobile"]
 
-FUNCTION_CACHES: Final[tuple[Any, ...]] = (
-    authorizer_app.request_authorizer,
-    completion_app.settings,
-    completion_app.envelopes,
-    completion_app.completion_service,
-    validator_app.settings,
-    validator_app.validation_service,
-    validator_app.validation_endpoint,
-    validator_app.idempotency_config,
-    validator_app.screen_message_once,
+FUNCTION_ENVIRONMENTS: Final = (
+    authorizer_app.environment,
+    completion_app.environment,
+    validator_app.environment,
 )
 
 
@@ -66,8 +60,8 @@ class SecurityStack:
 
 def cold_start() -> None:
     """Forget every function's cached settings and services, as a new execution environment would."""
-    for factory in FUNCTION_CACHES:
-        factory.cache_clear()
+    for environment in FUNCTION_ENVIRONMENTS:
+        environment.reset()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from functools import cache
 from typing import Any, NoReturn
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,6 +21,7 @@ from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_gateway.observability import service_logger, service_metrics
 from secure_ai_gateway.services.authorizer import RequestAuthorizer, allow_policy
 from secure_ai_gateway.settings import AuthorizerSettings
+from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.errors import ProtocolError
 
 logger = service_logger()
@@ -32,10 +32,8 @@ UNAUTHORIZED = "Unauthorized"
 METHOD_ARN_PREFIX = "arn:aws"
 
 
-@cache
-def request_authorizer() -> RequestAuthorizer:
-    """The authorizer service for this execution environment (settings validated once)."""
-    settings = AuthorizerSettings.from_environ(os.environ)
+def build_dependencies(settings: AuthorizerSettings) -> RequestAuthorizer:
+    """The authorizer, wired to `settings`' clients table, nonce table and sealing key."""
     keys = SigningKeyResolver(
         ClientStore(settings.clients_table),
         SecretSealer(settings.secrets_key_arn),
@@ -49,6 +47,10 @@ def request_authorizer() -> RequestAuthorizer:
     )
 
 
+# This execution environment's authorizer; settings are read and validated on the first request.
+environment = ExecutionEnvironment(lambda: build_dependencies(AuthorizerSettings.from_environ(os.environ)))
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, object]:
@@ -58,7 +60,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     if not isinstance(method_arn, str) or not method_arn.startswith(METHOD_ARN_PREFIX):
         refuse("bad_method_arn")
     try:
-        authorization = request_authorizer().authorize(event)
+        authorization = environment.get().authorize(event)
     except ProtocolError as error:
         refuse(error.reason, kind=type(error).__name__)
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from functools import cache
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -22,6 +23,7 @@ from secure_ai_gateway.observability import service_logger, service_metrics, ser
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.services.completion import CompletionService
 from secure_ai_gateway.settings import CompletionSettings
+from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
 from secure_ai_protocol.errors import ProtocolError
@@ -35,40 +37,43 @@ app = APIGatewayRestResolver()
 install_error_handlers(app, logger, metrics)
 
 
-@cache
-def settings() -> CompletionSettings:
-    """Validated once per execution environment."""
-    return CompletionSettings.from_environ(os.environ)
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """Everything the completion function's routes use."""
+
+    settings: CompletionSettings
+    envelopes: RequestEnvelopes
+    completion: CompletionService
+    digest_key: Callable[[], bytes]
 
 
-def verdict_digest_key() -> bytes:
-    """This deployment's verdict-digest key, through the cached secrets provider; fails closed."""
-    return load_verdict_digest_key(settings().verdict_digest_key_secret_arn)
+def build_dependencies(settings: CompletionSettings) -> Dependencies:
+    """The completion pipeline, wired to `settings`' AWS resources and model endpoint."""
+    envelopes = RequestEnvelopes(settings.request_key_arn, settings.rsa_key_arn, kms_client())
+    model_access = ModelAccess(settings)
 
+    def digest_key() -> bytes:
+        # Read per request, through the secrets provider's cache: a rotated key is picked up.
+        return load_verdict_digest_key(settings.verdict_digest_key_secret_arn)
 
-@cache
-def envelopes() -> RequestEnvelopes:
-    """Request envelope decryption for both client modes."""
-    return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn, kms_client())
-
-
-@cache
-def completion_service() -> CompletionService:
-    """The completion pipeline, wired to this environment's AWS resources and model endpoint."""
-    model_access = ModelAccess(settings())
-    return CompletionService(
-        envelopes=envelopes(),
-        clients=ClientStore(settings().clients_table),
-        ledger=UsageLedger(settings().usage_table),
+    completion = CompletionService(
+        envelopes=envelopes,
+        clients=ClientStore(settings.clients_table),
+        ledger=UsageLedger(settings.usage_table),
         model=model_access.chat_model,
         moderation=model_access.moderation,
         policies=PolicyCatalog(),
         seal_response=seal_response,
-        digest_key=verdict_digest_key,
-        default_model=settings().default_model,
+        digest_key=digest_key,
+        default_model=settings.default_model,
         clock=time.time,
         on_settlement_failure=settlement_failed,
     )
+    return Dependencies(settings, envelopes, completion, digest_key)
+
+
+# This execution environment's dependencies; settings are read and validated on the first request.
+environment = ExecutionEnvironment(lambda: build_dependencies(CompletionSettings.from_environ(os.environ)))
 
 
 def settlement_failed(error: ProtocolError) -> None:
@@ -81,7 +86,9 @@ def settlement_failed(error: ProtocolError) -> None:
 @tracer.capture_method(capture_response=False)
 def chat_completions() -> Response[bytes]:
     """Decrypt, complete, screen and encrypt one chat request."""
-    result = completion_service().complete(AuthorizedCall.from_proxy_event(app.current_event.raw_event))
+    result = environment.get().completion.complete(
+        AuthorizedCall.from_proxy_event(app.current_event.raw_event)
+    )
     metrics.add_metric(name=f"Completion{result.decision.capitalize()}", unit=MetricUnit.Count, value=1)
     return Response(
         status_code=200,
@@ -94,7 +101,7 @@ def chat_completions() -> Response[bytes]:
 @app.get(PUBLIC_KEY_ROUTE)
 def public_key() -> dict[str, str]:
     """The RSA public key (PEM) mobile/web clients encrypt to; public by design."""
-    key = envelopes().public_key()
+    key = environment.get().envelopes.public_key()
     return {
         "key_arn": key.key_arn,
         "key_spec": key.key_spec,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,7 @@ from secure_ai_gateway.observability import service_logger, service_metrics, ser
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
 from secure_ai_gateway.settings import ValidatorSettings
+from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.validation import parse_validation_request
@@ -50,75 +52,71 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 IDEMPOTENCY_SECONDS = 24 * 3600
 
 
-@cache
-def settings() -> ValidatorSettings:
-    """Validated once per execution environment."""
-    return ValidatorSettings.from_environ(os.environ)
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """Everything the validator's two triggers use."""
+
+    settings: ValidatorSettings
+    service: ValidationService
+    endpoint: ValidationEndpoint
+    idempotency: IdempotencyConfig
+    screen_message_once: Callable[..., dict[str, str]]
+    digest_key: Callable[[], bytes]
 
 
-def verdict_digest_key() -> bytes:
-    """This deployment's verdict-digest key, through the cached secrets provider; fails closed."""
-    return load_verdict_digest_key(settings().verdict_digest_key_secret_arn)
+def build_dependencies(settings: ValidatorSettings) -> Dependencies:
+    """Screening with storage and publication, wired to `settings`' tables, bus and model."""
 
+    def digest_key() -> bytes:
+        # Read per request, through the secrets provider's cache: a rotated key is picked up.
+        return load_verdict_digest_key(settings.verdict_digest_key_secret_arn)
 
-@cache
-def validation_service() -> ValidationService:
-    """Screening with storage and publication, wired to this environment."""
-    return ValidationService(
+    service = ValidationService(
         policies=PolicyCatalog(),
-        moderation=ModelAccess(settings()).moderation,
-        store=VerdictStore(settings().verdicts_table),
-        publisher=VerdictPublisher(settings().event_bus_name),
+        moderation=ModelAccess(settings).moderation,
+        store=VerdictStore(settings.verdicts_table),
+        publisher=VerdictPublisher(settings.event_bus_name),
         clock=time.time,
-        digest_key=verdict_digest_key,
+        digest_key=digest_key,
     )
 
-
-@cache
-def validation_endpoint() -> ValidationEndpoint:
-    """The API route's logic; the Encryption SDK is imported only when an envelope arrives."""
-
+    # The Encryption SDK (~1.5 s to import) is imported only when an envelope arrives.
     def envelopes() -> Any:
-        from secure_ai_protocol.envelope.requests import RequestEnvelopes  # noqa: PLC0415 - ~1.5 s import
+        from secure_ai_protocol.envelope.requests import RequestEnvelopes  # noqa: PLC0415 - see above
 
-        return RequestEnvelopes(settings().request_key_arn, settings().rsa_key_arn, kms_client())
+        return RequestEnvelopes(settings.request_key_arn, settings.rsa_key_arn, kms_client())
 
     def seal(payload: bytes, *, resp_key: bytes, req_id: str) -> bytes:
-        from secure_ai_protocol.envelope.responses import seal_response  # noqa: PLC0415 - ~1.5 s import
+        from secure_ai_protocol.envelope.responses import seal_response  # noqa: PLC0415 - see above
 
         return seal_response(payload, resp_key=resp_key, req_id=req_id)
 
-    return ValidationEndpoint(validation_service(), cache(envelopes), seal)
-
-
-@cache
-def idempotency_config() -> IdempotencyConfig:
-    """Idempotency keyed on the SQS message id, hashed with SHA-256."""
-    return IdempotencyConfig(
+    idempotency = IdempotencyConfig(
         event_key_jmespath="message_id",
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
         hash_function="sha256",
     )
-
-
-@cache
-def screen_message_once() -> Callable[..., dict[str, str]]:
-    """`screen_message`, made idempotent on the message id (built lazily: it needs the table name)."""
+    # A redelivered message is answered from the idempotency table, keyed on its message id.
     persistence = DynamoDBPersistenceLayer(
-        table_name=settings().idempotency_table, boto3_client=dynamodb_client()
+        table_name=settings.idempotency_table, boto3_client=dynamodb_client()
     )
     decorate = idempotent_function(
-        data_keyword_argument="message", persistence_store=persistence, config=idempotency_config()
+        data_keyword_argument="message", persistence_store=persistence, config=idempotency
     )
     screened: Callable[..., dict[str, str]] = decorate(screen_message)
-    return screened
+    endpoint = ValidationEndpoint(service, cache(envelopes), seal)
+    return Dependencies(settings, service, endpoint, idempotency, screened, digest_key)
+
+
+# This execution environment's dependencies; settings are read and validated on the first use.
+environment = ExecutionEnvironment(lambda: build_dependencies(ValidatorSettings.from_environ(os.environ)))
 
 
 def screen_message(message: dict[str, str]) -> dict[str, str]:
     """Screen one queue message; raising fails only this record (retried, then dead-lettered)."""
     request = parse_validation_request(message["body"])
-    verdict = validation_service().validate(
+    verdict = environment.get().service.validate(
         request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
     )
     metrics.add_metric(name=f"Validation{verdict.decision.capitalize()}", unit=MetricUnit.Count, value=1)
@@ -127,14 +125,16 @@ def screen_message(message: dict[str, str]) -> dict[str, str]:
 
 def record_handler(record: SQSRecord) -> dict[str, str]:
     """Batch processor callback for one SQS record."""
-    return screen_message_once()(message={"message_id": record.message_id, "body": record.body})
+    return environment.get().screen_message_once(
+        message={"message_id": record.message_id, "body": record.body}
+    )
 
 
 @app.post(VALIDATE_ROUTE)
 def validate() -> Response[str | bytes]:
     """Screen the text in a signed JSON or envelope request; return the verdict."""
     event = app.current_event
-    body, content_type = validation_endpoint().handle(
+    body, content_type = environment.get().endpoint.handle(
         AuthorizedCall.from_proxy_event(event.raw_event), event.headers.get("content-type") or ""
     )
     # Powertools base64-encodes bytes bodies: the envelope is binary, the JSON verdict is text.
@@ -150,7 +150,7 @@ def validate() -> Response[str | bytes]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One function, two triggers: SQS batches (the EventBridge rule delivers into the queue) and the API."""
     if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        idempotency_config().register_lambda_context(context)
+        environment.get().idempotency.register_lambda_context(context)
         return dict(
             process_partial_response(
                 event=event, record_handler=record_handler, processor=processor, context=context

@@ -17,11 +17,11 @@ def authorize(
 ) -> Iterator[Callable[[Any], dict[str, object]]]:
     """Invoke the real handler, in the environment the template gives it, with a fresh cold start."""
     use_function_environment("AuthorizerFunction")
-    app.request_authorizer.cache_clear()
+    app.environment.reset()
 
     def invoke(event: Any) -> dict[str, object]:
         response: dict[str, object] = app.lambda_handler(event, FakeLambdaContext("authorizer"))
         return response
 
     yield invoke
-    app.request_authorizer.cache_clear()
+    app.environment.reset()

@@ -70,8 +70,7 @@ def handler(
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     """The real handler in its template environment, cold, with an RSA-honest KMS client."""
     use_function_environment("CompletionFunction")
-    for factory in (app.settings, app.envelopes, app.completion_service):
-        factory.cache_clear()
+    app.environment.reset()
     install_rsa_decrypt(kms_client())
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -79,8 +78,7 @@ def handler(
         return response
 
     yield invoke
-    for factory in (app.settings, app.envelopes, app.completion_service):
-        factory.cache_clear()
+    app.environment.reset()
 
 
 @pytest.fixture

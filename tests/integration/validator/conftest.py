@@ -18,14 +18,6 @@ from tests.gateway_events import sqs_batch, sqs_record
 from tests.kms_rsa_shim import install_rsa_decrypt
 from tests.lambda_context import FakeLambdaContext
 
-CACHED = (
-    app.settings,
-    app.validation_service,
-    app.validation_endpoint,
-    app.idempotency_config,
-    app.screen_message_once,
-)
-
 
 @pytest.fixture
 def validator(
@@ -33,8 +25,7 @@ def validator(
 ) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     """The real handler in its template environment, cold."""
     use_function_environment("ValidatorFunction")
-    for factory in CACHED:
-        factory.cache_clear()
+    app.environment.reset()
     install_rsa_decrypt(kms_client())
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +33,7 @@ def validator(
         return response
 
     yield invoke
-    for factory in CACHED:
-        factory.cache_clear()
+    app.environment.reset()
 
 
 @pytest.fixture
