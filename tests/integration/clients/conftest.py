@@ -14,8 +14,8 @@ from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
 from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_local.provision import ProvisionedStack
+from tests.gateway.client_registry.fakes import FakeClock
 from tests.integration.clients.aws_doubles import REGION
-from tests.unit.clients.fakes import FakeClock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -15,8 +15,8 @@ from secure_ai_gateway.client_registry.admin import ClientAdmin, ClientView
 from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord
 from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound, Unauthenticated
+from tests.gateway.client_registry.fakes import FakeClock, client_record, key_version
 from tests.integration.clients.aws_doubles import unreachable_dynamodb
-from tests.unit.clients.fakes import FakeClock, client_record, key_version
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

@@ -15,8 +15,8 @@ from secure_ai_gateway.adapters.client_store import (
 )
 from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound
+from tests.gateway.client_registry.fakes import START, client_record, key_version
 from tests.integration.clients.aws_doubles import stub_dynamodb, unreachable_dynamodb
-from tests.unit.clients.fakes import START, client_record, key_version
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -27,8 +27,8 @@ from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
 from secure_ai_protocol.credentials import ClientCredentials, SecretFile, read_credentials_file
 from secure_ai_protocol.errors import DependencyUnavailable
+from tests.gateway.client_registry.fakes import FakeClock
 from tests.integration.clients.aws_doubles import REGION
-from tests.unit.clients.fakes import FakeClock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

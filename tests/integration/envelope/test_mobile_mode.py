@@ -13,8 +13,8 @@ from secure_ai_protocol.envelope import encryption_sdk, rules
 from secure_ai_protocol.envelope.requests import RequestEnvelopes, seal_request_mobile
 from secure_ai_protocol.errors import DecryptionFailed
 from tests.integration.envelope.conftest import PLAINTEXT, ROUTE, Keys, KmsCalls
-from tests.unit.envelope.keyrings import HandmadeKmsRsaKeyring
-from tests.unit.envelope.vectors import material_providers
+from tests.protocol.envelope.keyrings import HandmadeKmsRsaKeyring
+from tests.protocol.envelope.vectors import material_providers
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

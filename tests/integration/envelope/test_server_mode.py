@@ -18,7 +18,7 @@ from secure_ai_protocol.envelope import encryption_sdk, rules
 from secure_ai_protocol.envelope.requests import RequestEnvelopes, seal_request_server
 from secure_ai_protocol.errors import DecryptionFailed, PayloadTooLarge
 from tests.integration.envelope.conftest import PLAINTEXT, ROUTE, Keys, KmsCalls
-from tests.unit.envelope.vectors import load, material_providers
+from tests.protocol.envelope.vectors import load, material_providers
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

@@ -2,7 +2,7 @@
 
 A service (services/) depends on these Protocols, never on an adapter; adapters/ implement them
 against AWS and the model provider, and each handler's `build_dependencies` (functions/*) plugs
-one into the other. Tests plug in fakes (tests/unit/completion/fakes.py). See docs/architecture.md.
+one into the other. Tests plug in fakes (tests/gateway/completion/fakes.py). See docs/architecture.md.
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ def load_parsers() -> None:
     They load on a process's first render rather than at import, which every cold start would pay
     for. And before the render's budget starts: the budget bounds the work a text causes, not a
     one-time load, which on a cold or busy machine could exhaust it and, in `release`, keep the
-    caller's own values from being restored (tests/unit/screening/rendering/test_budget.py).
+    caller's own values from being restored (tests/gateway/screening/rendering/test_budget.py).
     """
     markdown.markdown_parser()
     plain_text.linkifier()
