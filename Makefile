@@ -100,8 +100,9 @@ typecheck: $(VENV)/.synced ## mypy --strict
 	$(BIN)/mypy
 
 .PHONY: pytest
-pytest: $(VENV)/.synced ## Tests with branch coverage (fails under 85%)
+pytest: $(VENV)/.synced ## Tests with branch coverage (fails under 85% overall or for any one package)
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	tools/coverage-per-package
 
 .PHONY: cfn-lint
 cfn-lint: $(VENV)/.synced ## cfn-lint on template.yaml

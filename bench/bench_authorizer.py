@@ -100,7 +100,7 @@ class LambdaContext:
 def authorizer_event(secret: bytes, key_id: str, nonce: str, now: int) -> dict[str, Any]:
     """A REST REQUEST authorizer event for one signed POST, as API Gateway builds it."""
     from secure_ai_protocol.signing.content_digest import compute_content_digest
-    from secure_ai_protocol.signing.message_signature import SignedRequest, sign_request
+    from secure_ai_protocol.signing.profile import SignedRequest, sign_request
 
     host = "abc123defg.execute-api.us-east-1.amazonaws.com"
     path = "/prod/v1/chat/completions"
@@ -260,7 +260,7 @@ def time_stages(fixture: VerificationFixture, rounds: int) -> tuple[list[tuple[s
     """CPU per stage of `authorize`, each timed alone over every event; and the bare HMAC floor."""
     from secure_ai_gateway.api.signed_request import request_from_authorizer_event
     from secure_ai_protocol.signing.content_digest import parse_content_digest
-    from secure_ai_protocol.signing.message_signature import (
+    from secure_ai_protocol.signing.profile import (
         check_window,
         parse_signature_headers,
         signature_base,

@@ -21,12 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.findings import SECRET_TYPES, DetectorName
 from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.registry import FINDING_TYPES
 from secure_ai_gateway.screening.screen import screen_text
+from secure_ai_gateway.screening.secrets import detect_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

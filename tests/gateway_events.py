@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from secure_ai_protocol.signing.canonical_query import canonical_query
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import SignedRequest, canonical_query, sign_request
+from secure_ai_protocol.signing.profile import SignedRequest, sign_request
 
 API_ID = "abc123defg"
 REGION = "us-east-1"

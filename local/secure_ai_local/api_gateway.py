@@ -1,11 +1,12 @@
 """A local API Gateway REST API: the template's routes, authorizer and gateway responses, served on
 127.0.0.1 and feeding the real handlers the event shapes API Gateway sends.
 
-Everything is read from the template: the stage, the routes (`Api` events of the functions), the
-default REQUEST authorizer and its identity sources, per-route `Auth: Authorizer: NONE`,
-`BinaryMediaTypes` (`~1` meaning `/`) and `GatewayResponses`. URLs have the execute-api default
-endpoint's shape, `http://127.0.0.1:<port>/<stage>/<resource path>`, so the stage is part of the
-path a client signs and of `requestContext.path`.
+The API comes from the template (secure_ai_local.api_definition), the authorizer's answer is read
+and its policy evaluated by secure_ai_local.authorizer_policy, and the responses API Gateway
+generates itself are in secure_ai_local.generated_responses; this module routes, authorizes,
+invokes and maps the proxy response. URLs have the execute-api default endpoint's shape,
+`http://127.0.0.1:<port>/<stage>/<resource path>`, so the stage is part of the path a client signs
+and of `requestContext.path`. See "What is emulated" in docs/local-stack.md.
 
 Behaviour reproduced from REST APIs (bodies are API Gateway's defaults unless the template's
 GatewayResponses customise that response type, or DEFAULT_4XX / DEFAULT_5XX):
@@ -37,14 +38,29 @@ import uuid
 from collections.abc import Iterable, Mapping
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
+from secure_ai_local.api_definition import ApiDefinition, RequestAuthorizer, Route
+from secure_ai_local.authorizer_policy import MalformedAuthorizerResponse, read_authorizer_output
+from secure_ai_local.generated_responses import (
+    AUTHORIZER_CONFIGURATION_ERROR,
+    EXPLICIT_DENY,
+    IMPLICIT_DENY,
+    INTEGRATION_ERROR,
+    INTEGRATION_TIMEOUT,
+    INVOCATION_REJECTED,
+    MISSING_AUTHENTICATION_TOKEN,
+    REQUEST_TOO_LARGE,
+    UNAUTHORIZED,
+    UNAUTHORIZED_MESSAGE,
+    UNKNOWN_STAGE,
+    GeneratedResponse,
+)
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY, LoopbackServer
-from secure_ai_local.stack_template import StackTemplate, resolve
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -56,8 +72,6 @@ logger = logging.getLogger("secure_ai_local.api")
 DEFAULT_PORT: Final = 3000
 PAYLOAD_LIMIT_BYTES: Final = 10 * 1024 * 1024
 INTEGRATION_TIMEOUT_SECONDS: Final = 29.0
-UNAUTHORIZED_MESSAGE: Final = "Unauthorized"
-_INVOKE_ACTION: Final = "execute-api:Invoke"
 _PROXY_RESPONSE_KEYS: Final = frozenset(
     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 )
@@ -85,257 +99,6 @@ _FORWARDING_HEADERS: Final = frozenset(
 )
 
 
-# ------------------------------------------------------------------------------ the API, from the template
-@dataclass(frozen=True)
-class Route:
-    """One method on one resource, integrated with a function (Lambda proxy)."""
-
-    resource: str
-    method: str  # upper case, or "ANY"
-    function: str
-    authorizer: str | None
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        """The resource path's segments ("/" has none)."""
-        return tuple(part for part in self.resource.split("/") if part)
-
-
-@dataclass(frozen=True)
-class RequestAuthorizer:
-    """A Lambda REQUEST authorizer with its identity sources."""
-
-    name: str
-    function: str
-    identity_headers: tuple[str, ...] = ()
-    identity_query_strings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class GatewayResponse:
-    """A customised gateway response: status code, body templates, static headers."""
-
-    status_code: int | None
-    templates: Mapping[str, str]
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ApiDefinition:
-    """What the emulator serves, as the template declares it."""
-
-    api_id: str
-    stage: str
-    routes: tuple[Route, ...]
-    authorizers: Mapping[str, RequestAuthorizer]
-    binary_media_types: tuple[str, ...] = ()
-    gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
-
-    @classmethod
-    def from_template(
-        cls, template: StackTemplate, references: Mapping[str, str], *, logical_id: str | None = None
-    ) -> ApiDefinition:
-        """Read the AWS::Serverless::Api `logical_id` (the only one if None) and its routes.
-
-        Raises NotImplementedError for features the emulator would otherwise silently ignore
-        (TOKEN or cached authorizers, IAM or API key auth).
-        """
-        apis = dict(template.resources_of_type("AWS::Serverless::Api"))
-        if logical_id is None:
-            if len(apis) != 1:
-                raise ValueError(f"name the API to serve; the template declares {sorted(apis)}")
-            (logical_id,) = apis
-        properties = resolve(apis[logical_id], references)
-        function_arns = {
-            references[f"{function}.Arn"]: function
-            for function, _ in template.resources_of_type("AWS::Serverless::Function")
-        }
-        auth = properties.get("Auth", {})
-        authorizers = {
-            name: _request_authorizer(name, spec, function_arns)
-            for name, spec in auth.get("Authorizers", {}).items()
-        }
-        default_authorizer = auth.get("DefaultAuthorizer")
-        routes = tuple(_routes(template, references, logical_id, default_authorizer, authorizers))
-        return cls(
-            api_id=references.get(logical_id, logical_id.lower()),
-            stage=str(properties["StageName"]),
-            routes=routes,
-            authorizers=authorizers,
-            binary_media_types=tuple(
-                str(media_type).replace("~1", "/") for media_type in properties.get("BinaryMediaTypes", ())
-            ),
-            gateway_responses={
-                response_type: _gateway_response(spec)
-                for response_type, spec in properties.get("GatewayResponses", {}).items()
-            },
-        )
-
-
-def _request_authorizer(
-    name: str, spec: Mapping[str, Any], function_arns: Mapping[str, str]
-) -> RequestAuthorizer:
-    # SAM's default payload type is TOKEN and its default cache TTL 300 s: neither is emulated.
-    if spec.get("FunctionPayloadType", "TOKEN") != "REQUEST":
-        raise NotImplementedError(f"authorizer {name}: only REQUEST authorizers are emulated")
-    identity = spec.get("Identity", {})
-    if int(identity.get("ReauthorizeEvery", 300)) != 0:
-        raise NotImplementedError(f"authorizer {name}: result caching (ReauthorizeEvery > 0) is not emulated")
-    if identity.get("StageVariables") or identity.get("Context"):
-        raise NotImplementedError(f"authorizer {name}: only header and query string identity sources")
-    return RequestAuthorizer(
-        name=name,
-        function=function_arns[spec["FunctionArn"]],
-        identity_headers=tuple(identity.get("Headers", ())),
-        identity_query_strings=tuple(identity.get("QueryStrings", ())),
-    )
-
-
-def _routes(
-    template: StackTemplate,
-    references: Mapping[str, str],
-    api_logical_id: str,
-    default_authorizer: str | None,
-    authorizers: Mapping[str, RequestAuthorizer],
-) -> Iterable[Route]:
-    for function, properties in template.resources_of_type("AWS::Serverless::Function"):
-        for event in properties.get("Events", {}).values():
-            if event.get("Type") != "Api" or event["Properties"].get("RestApiId") != {"Ref": api_logical_id}:
-                continue
-            spec = resolve(event["Properties"], references)
-            auth = spec.get("Auth", {})
-            if auth.get("ApiKeyRequired"):
-                raise NotImplementedError(f"{spec['Path']}: API keys are not emulated")
-            name = auth.get("Authorizer", default_authorizer)
-            if name == "NONE":
-                name = None
-            elif name is not None and name not in authorizers:
-                raise NotImplementedError(f"{spec['Path']}: authorizer {name} is not emulated")
-            yield Route(
-                resource=spec["Path"], method=str(spec["Method"]).upper(), function=function, authorizer=name
-            )
-
-
-def _gateway_response(spec: Mapping[str, Any]) -> GatewayResponse:
-    headers = {}
-    for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items():
-        if not (isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"):
-            raise NotImplementedError(f"gateway response header {name}: only static 'values' are emulated")
-        headers[name] = value[1:-1]
-    status = spec.get("StatusCode")
-    return GatewayResponse(
-        status_code=int(status) if status is not None else None,
-        templates=dict(spec.get("ResponseTemplates", {})),
-        headers=headers,
-    )
-
-
-# ------------------------------------------------------------------------------ authorizer policies
-PolicyDecision = Literal["allow", "explicit_deny", "implicit_deny"]
-
-
-class MalformedAuthorizerResponse(ValueError):
-    """The authorizer's output is not a policy API Gateway accepts."""
-
-
-def evaluate_policy(policy: Any, method_arn: str) -> PolicyDecision:
-    """IAM evaluation of an authorizer's policy document for execute-api:Invoke on `method_arn`.
-
-    An explicit Deny wins; otherwise an Allow is needed. `*` and `?` wildcards match within one ARN
-    segment (the parts between the first five colons; the resource part may contain `/`).
-    Conditions are not evaluated: an Allow with one never allows, a Deny with one always denies.
-    """
-    if not isinstance(policy, Mapping) or "Statement" not in policy:
-        raise MalformedAuthorizerResponse("policyDocument")
-    statements = policy["Statement"]
-    if isinstance(statements, Mapping):
-        statements = [statements]
-    if not isinstance(statements, list):
-        raise MalformedAuthorizerResponse("Statement")
-    allowed = False
-    for statement in statements:
-        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
-            raise MalformedAuthorizerResponse("Statement.Effect")
-        applies = _matches_any(statement, "Action", _INVOKE_ACTION, _action_matches) and _matches_any(
-            statement, "Resource", method_arn, _arn_matches
-        )
-        if statement["Effect"] == "Deny":
-            if applies:  # a Condition is taken to hold: fail closed
-                return "explicit_deny"
-        elif applies and "Condition" not in statement:
-            allowed = True
-    return "allow" if allowed else "implicit_deny"
-
-
-def _matches_any(statement: Mapping[str, Any], element: str, value: str, matches: Any) -> bool:
-    """Action/Resource (any pattern matches) or NotAction/NotResource (no pattern matches)."""
-    negated = f"Not{element}"
-    if (element in statement) == (negated in statement):
-        raise MalformedAuthorizerResponse(element)
-    patterns = statement.get(element, statement.get(negated))
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise MalformedAuthorizerResponse(element)
-    hit = any(matches(pattern, value) for pattern in patterns)
-    return hit if element in statement else not hit
-
-
-def _action_matches(pattern: str, action: str) -> bool:
-    return _glob(pattern.lower(), action.lower())
-
-
-def _arn_matches(pattern: str, arn: str) -> bool:
-    if pattern == "*":
-        return True
-    pattern_parts, arn_parts = pattern.split(":", 5), arn.split(":", 5)
-    return len(pattern_parts) == len(arn_parts) and all(
-        _glob(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True)
-    )
-
-
-def _glob(pattern: str, value: str) -> bool:
-    # fnmatch's [...] classes are not IAM syntax: escape them so only * and ? are wildcards.
-    escaped = pattern.replace("[", "[[]")
-    return fnmatch.fnmatchcase(value, escaped)
-
-
-# ------------------------------------------------------------------------------ errors API Gateway answers
-@dataclass(frozen=True)
-class GeneratedResponse:
-    """A response API Gateway generates itself: its type, default status and message."""
-
-    response_type: str | None  # None: customisable only through DEFAULT_4XX / DEFAULT_5XX
-    status: int
-    message: str | None
-    error_type: str | None = None  # the x-amzn-ErrorType header
-    customisable: bool = True
-
-
-UNKNOWN_STAGE = GeneratedResponse(None, 403, "Forbidden", "ForbiddenException", customisable=False)
-MISSING_AUTHENTICATION_TOKEN = GeneratedResponse(
-    "MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token", "MissingAuthenticationTokenException"
-)
-REQUEST_TOO_LARGE = GeneratedResponse("REQUEST_TOO_LARGE", 413, "Request Too Long")
-UNAUTHORIZED = GeneratedResponse("UNAUTHORIZED", 401, UNAUTHORIZED_MESSAGE, "UnauthorizedException")
-EXPLICIT_DENY = GeneratedResponse(
-    "ACCESS_DENIED",
-    403,
-    "User is not authorized to access this resource with an explicit deny",
-    "AccessDeniedException",
-)
-IMPLICIT_DENY = GeneratedResponse(
-    "ACCESS_DENIED", 403, "User is not authorized to access this resource", "AccessDeniedException"
-)
-AUTHORIZER_CONFIGURATION_ERROR = GeneratedResponse(
-    "AUTHORIZER_CONFIGURATION_ERROR", 500, None, "AuthorizerConfigurationException"
-)
-INTEGRATION_TIMEOUT = GeneratedResponse("INTEGRATION_TIMEOUT", 504, "Endpoint request timed out")
-INTEGRATION_ERROR = GeneratedResponse(None, 502, "Internal server error", "InternalServerErrorException")
-INVOCATION_REJECTED = GeneratedResponse(None, 500, "Internal server error", "InternalServerErrorException")
-
-
-# ------------------------------------------------------------------------------ the emulator
 @dataclass
 class _Request:
     """One request as API Gateway sees it, and the ids it is given."""
@@ -604,7 +367,7 @@ class ApiGatewayEmulator:
             logger.warning("authorizer %s failed: %s", authorizer.name, result.error.error_type)
             return AUTHORIZER_CONFIGURATION_ERROR
         try:
-            principal_id, decision, context = _authorizer_output(result.payload, event["methodArn"])
+            principal_id, decision, context = read_authorizer_output(result.payload, event["methodArn"])
         except MalformedAuthorizerResponse as error:
             logger.warning("authorizer %s returned a malformed response (%s)", authorizer.name, error)
             return AUTHORIZER_CONFIGURATION_ERROR
@@ -694,29 +457,6 @@ class ApiGatewayEmulator:
 
 class MalformedProxyResponse(ValueError):
     """The function's result is not a Lambda proxy response."""
-
-
-def _authorizer_output(payload: Any, method_arn: str) -> tuple[str, PolicyDecision, dict[str, str]]:
-    """(principalId, decision, context with string values) from the authorizer's result."""
-    if not isinstance(payload, Mapping):
-        raise MalformedAuthorizerResponse("not an object")
-    principal_id = payload.get("principalId")
-    if not isinstance(principal_id, str):
-        raise MalformedAuthorizerResponse("principalId")
-    decision = evaluate_policy(payload.get("policyDocument"), method_arn)
-    context = payload.get("context") or {}
-    if not isinstance(context, Mapping):
-        raise MalformedAuthorizerResponse("context")
-    strings: dict[str, str] = {}
-    for key, value in context.items():
-        # Only strings, numbers and booleans may be returned; the integration sees them as strings.
-        if isinstance(value, bool):
-            strings[str(key)] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            strings[str(key)] = str(value)
-        else:
-            raise MalformedAuthorizerResponse(f"context value of {key} is not a string, number or boolean")
-    return principal_id, decision, strings
 
 
 def _response_headers(single: Any, multi: Any) -> list[tuple[str, str]]:

@@ -1,10 +1,10 @@
 """Make moto's KMS Decrypt honour `EncryptionAlgorithm` for RSA keys, as real KMS does.
 
-moto decrypts every ciphertext as its own symmetric blob and ignores `EncryptionAlgorithm` (DESIGN
-§7), so data a mobile client encrypted locally with the RSA key's public half never decrypts. Here a
-Decrypt that names an RSA key is answered from moto's stored private key with RSAES-OAEP, the way KMS
-would: a wrong algorithm or key usage is InvalidKeyUsageException, bytes that do not decrypt are
-InvalidCiphertextException. Symmetric keys still go to moto unchanged.
+moto decrypts every ciphertext as its own symmetric blob and ignores `EncryptionAlgorithm`
+(docs/local-stack.md lists it), so data a mobile client encrypted locally with the RSA key's public
+half never decrypts. Here a Decrypt that names an RSA key is answered from moto's stored private
+key with RSAES-OAEP, the way KMS would: a wrong algorithm or key usage is InvalidKeyUsageException,
+bytes that do not decrypt are InvalidCiphertextException. Symmetric keys still go to moto unchanged.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import boto3
 from secure_ai_local.stack_template import REPOSITORY_ROOT
 from secure_ai_protocol.envelope.requests import seal_request_server
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import SignedRequest, sign_request
+from secure_ai_protocol.signing.profile import SignedRequest, sign_request
 
 EVENTS_DIR = REPOSITORY_ROOT / "events"
 AUTHORIZER_EVENT = Path("authorizer/request.json")

@@ -27,10 +27,10 @@ import boto3
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_local.api_definition import ApiDefinition
 from secure_ai_local.api_gateway import (
     DEFAULT_PORT,
     INTEGRATION_TIMEOUT_SECONDS,
-    ApiDefinition,
     ApiGatewayEmulator,
     ApiGatewayServer,
 )

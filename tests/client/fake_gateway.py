@@ -22,7 +22,7 @@ from secure_ai_protocol.errors import ProtocolError, SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.signing.content_digest import body_matches_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     PROFILE_TAG,
     ParsedSignature,
     SignedRequest,

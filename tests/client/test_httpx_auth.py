@@ -14,7 +14,7 @@ from secure_ai_client.httpx_auth import SignatureAuth, new_nonce
 from secure_ai_gateway.api.signed_request import request_from_authorizer_event
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.signing.content_digest import body_matches_digest, compute_content_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     PROFILE_TAG,
     ParsedSignature,
     check_window,

@@ -13,7 +13,7 @@ from secure_ai_client.errors import Unauthorized
 from secure_ai_protocol.envelope import encryption_sdk
 from secure_ai_protocol.errors import DecryptionFailed
 from secure_ai_protocol.signing.content_digest import body_matches_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     PROFILE_TAG,
     SignedRequest,
     check_window,

@@ -23,7 +23,8 @@ from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.api.responses import FORBIDDEN_REFUSAL, UNAUTHORIZED_REFUSAL, Refusal
 from secure_ai_gateway.client_registry.admin import ClientAdmin
-from secure_ai_local.api_gateway import ApiDefinition, ApiGatewayEmulator
+from secure_ai_local.api_definition import ApiDefinition
+from secure_ai_local.api_gateway import ApiGatewayEmulator
 from secure_ai_local.lambda_runtime import FunctionError, InvocationResult
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY
 from secure_ai_local.provision import LOCAL_ACCOUNT_ID

@@ -14,7 +14,7 @@ from secure_ai_gateway.api.signed_request import (
 )
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     PROFILE_TAG,
     SignedRequest,
     check_window,

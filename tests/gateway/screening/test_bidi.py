@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secure_ai_gateway.screening.bidi_controls import detect_bidi_controls
-from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.pii import detect_pii
+from secure_ai_gateway.screening.secrets import detect_secrets
 
 RLO, PDF, LRO, RLE, LRE = "\u202e", "\u202c", "\u202d", "\u202b", "\u202a"
 RLI, LRI, FSI, PDI = "\u2067", "\u2066", "\u2068", "\u2069"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.normalise import normalise
+from secure_ai_gateway.screening.secrets import detect_secrets
 from tests.gateway.screening.fakes import (
     AWS_ACCESS_KEY,
     AWS_SECRET_KEY,

@@ -15,7 +15,7 @@ from secure_ai_protocol.errors import (
     SignatureRejected,
     Unauthenticated,
 )
-from secure_ai_protocol.signing.message_signature import parse_signature_headers, verify_signature
+from secure_ai_protocol.signing.profile import parse_signature_headers, verify_signature
 from tests.gateway_events import SignedCall, authorizer_event, method_arn
 
 SECRET = bytes(range(32))

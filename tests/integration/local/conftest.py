@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from secure_ai_local.api_gateway import ApiDefinition, ApiGatewayEmulator, ApiGatewayServer
+from secure_ai_local.api_definition import ApiDefinition
+from secure_ai_local.api_gateway import ApiGatewayEmulator, ApiGatewayServer
 from secure_ai_local.lambda_runtime import (
     InvocationResult,
     LambdaRuntime,

@@ -9,13 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from secure_ai_local.api_gateway import (
-    ApiDefinition,
-    ApiGatewayEmulator,
-    ApiGatewayServer,
-    GatewayResponse,
-    evaluate_policy,
-)
+from secure_ai_local.api_definition import ApiDefinition, GatewayResponse
+from secure_ai_local.api_gateway import ApiGatewayEmulator, ApiGatewayServer
+from secure_ai_local.authorizer_policy import evaluate_policy
 from tests.integration.local.conftest import ACCOUNT, REGION, RecordingInvoker
 from tests.integration.local.fake_handlers import BINARY_PAYLOAD
 

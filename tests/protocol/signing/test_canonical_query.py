@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secure_ai_protocol.signing.message_signature import canonical_query, is_canonical_query, parse_query
+from secure_ai_protocol.signing.canonical_query import canonical_query, is_canonical_query, parse_query
 
 # Any Unicode text that can be UTF-8 encoded (lone surrogates cannot).
 TEXT = st.text(st.characters(codec="utf-8"), max_size=12)

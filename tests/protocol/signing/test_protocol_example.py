@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from secure_ai_gateway.api.signed_request import request_from_authorizer_event
+from secure_ai_protocol.signing.canonical_query import canonical_query
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     SignedRequest,
-    canonical_query,
     check_window,
     parse_signature_headers,
     sign_request,

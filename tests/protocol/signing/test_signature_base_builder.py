@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from secure_ai_protocol.errors import SignatureRejected
-from secure_ai_protocol.signing.message_signature import HttpMessage, signature_base_for_label
+from secure_ai_protocol.signing.signature_base import HttpMessage, signature_base_for_label
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[2] / "vectors" / "rfc9421_http_message_signatures.json").read_text(

@@ -15,7 +15,7 @@ from http_sfv.item import InnerList, Item
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import KeyId, parse_key_id
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     PROFILE_COMPONENTS,
     PROFILE_TAG,
     ParsedSignature,

@@ -50,7 +50,7 @@ from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
 from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
-from secure_ai_protocol.signing.message_signature import PROFILE_TAG
+from secure_ai_protocol.signing.profile import PROFILE_TAG
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient

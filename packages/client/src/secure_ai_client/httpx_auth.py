@@ -18,14 +18,13 @@ import httpx
 
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
+from secure_ai_protocol.signing.canonical_query import canonical_query, parse_query
 from secure_ai_protocol.signing.content_digest import compute_content_digest
-from secure_ai_protocol.signing.message_signature import (
+from secure_ai_protocol.signing.profile import (
     MAX_LIFETIME,
     MIN_SECRET_LENGTH,
     PROFILE_TAG,
     SignedRequest,
-    canonical_query,
-    parse_query,
     sign_request,
 )
 

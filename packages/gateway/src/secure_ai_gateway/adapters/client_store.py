@@ -38,9 +38,9 @@ class MalformedClientRecord(ValueError):
 class ClientStore:
     """Reads and conditionally writes client records in the `clients` table."""
 
-    def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, boto3_client: DynamoDBClient | None = None) -> None:
         self._table = table_name
-        self._dynamodb = dynamodb_client if dynamodb_client is not None else default_dynamodb_client()
+        self._dynamodb = boto3_client if boto3_client is not None else default_dynamodb_client()
 
     def get(self, client_id: str) -> ClientRecord | None:
         """The client's record (strongly consistent read), or None if there is none."""

@@ -38,13 +38,9 @@ def seconds_until_next_period(now: float) -> int:
 class UsageLedger:
     """Reservations and settlements in the `usage` table (HASH client_id, RANGE period)."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, boto3_client: DynamoDBClient | None = None) -> None:
         self._table = table_name
-        self._client = client
-
-    @property
-    def _dynamodb(self) -> DynamoDBClient:
-        return self._client or dynamodb_client()
+        self._dynamodb = boto3_client if boto3_client is not None else dynamodb_client()
 
     def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation:
         """Hold `tokens` and one request against today's budget, atomically, or raise QuotaExceeded."""

@@ -46,9 +46,9 @@ def nonce_key(key_id: str, nonce: str) -> str:
 class NonceStore:
     """Records nonces in the `nonces` table; a nonce seen before is a replay."""
 
-    def __init__(self, table_name: str, dynamodb_client: DynamoDBClient | None = None) -> None:
+    def __init__(self, table_name: str, boto3_client: DynamoDBClient | None = None) -> None:
         self._table = table_name
-        self._dynamodb = dynamodb_client if dynamodb_client is not None else default_dynamodb_client()
+        self._dynamodb = boto3_client if boto3_client is not None else default_dynamodb_client()
 
     def remember(self, key_id: str, nonce: str, expires_at: int) -> None:
         """Record `nonce` for `key_id` until the signature's `expires_at` plus the margin.

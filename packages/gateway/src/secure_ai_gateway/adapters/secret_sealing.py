@@ -34,9 +34,9 @@ def sealing_context(client_id: str, version: int) -> dict[str, str]:
 class SecretSealer:
     """Seals and unseals 32-byte client secrets with one KMS key."""
 
-    def __init__(self, key_arn: str, kms_client: KMSClient | None = None) -> None:
+    def __init__(self, key_arn: str, boto3_client: KMSClient | None = None) -> None:
         self._key_arn = key_arn
-        self._kms = kms_client if kms_client is not None else default_kms_client()
+        self._kms = boto3_client if boto3_client is not None else default_kms_client()
 
     def seal(self, client_id: str, version: int, secret: bytes) -> bytes:
         """Encrypt `secret` for `<client_id>.<version>`; raise DependencyUnavailable if KMS fails."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from secure_ai_protocol.errors import SignatureRejected
-from secure_ai_protocol.signing.message_signature import SignedRequest, canonical_query, is_field_name
+from secure_ai_protocol.signing.canonical_query import canonical_query
+from secure_ai_protocol.signing.profile import SignedRequest
+from secure_ai_protocol.signing.signature_base import is_field_name
 
 
 def _optional_mapping(container: Mapping[str, object], key: str) -> Mapping[str, object] | None:

@@ -1,7 +1,7 @@
 """Secrets the caller pasted into a request, found before the model sees them.
 
 A key pasted into a prompt would otherwise be sent to the model provider and may come back in the
-answer. The same detector as the output screen (screening/credentials.py) reads the normalised
+answer. The same detector as the output screen (screening/secrets.py) reads the normalised
 view, so a key split by invisible characters or written with look-alike letters is found too;
 each is replaced by its typed placeholder (`[SECRET:aws_access_key]`).
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.findings import placeholder
 from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.redaction import redact
+from secure_ai_gateway.screening.secrets import detect_secrets
 
 
 class InputText(NamedTuple):

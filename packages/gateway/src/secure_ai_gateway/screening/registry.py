@@ -13,7 +13,6 @@ from typing import Final
 
 from secure_ai_gateway.screening.bidi_controls import detect_bidi_controls
 from secure_ai_gateway.screening.canary import detect_canary
-from secure_ai_gateway.screening.credentials import detect_secrets
 from secure_ai_gateway.screening.deny_terms import detect_deny_terms
 from secure_ai_gateway.screening.detector import DetectorSpec, NotConfigured, ScreeningContext
 from secure_ai_gateway.screening.exfiltration import detect_exfiltration
@@ -29,6 +28,7 @@ from secure_ai_gateway.screening.moderation import detect_moderation
 from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.pii import detect_pii
 from secure_ai_gateway.screening.redaction import redact
+from secure_ai_gateway.screening.secrets import detect_secrets
 
 
 def _pii(context: ScreeningContext) -> list[Detection]:

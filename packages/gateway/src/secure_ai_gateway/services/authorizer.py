@@ -1,8 +1,8 @@
 """The authorizer's decision: verify one signed request and say exactly what it may invoke.
 
-Order matters and is the one DESIGN §2 gives: strict parse, time window, key lookup, rebuild the
-signature base from the event, constant-time MAC compare, and only then the nonce write (so an
-attacker without the key cannot fill the replay store). Any failure raises; nothing here returns
+Order matters: strict parse, time window, key lookup, rebuild the signature base from the event,
+constant-time MAC compare, and only then the nonce write (so an attacker without the key cannot
+fill the replay store); docs/protocol.md states the rules. Any failure raises; nothing here returns
 a partial Allow.
 """
 
@@ -13,11 +13,7 @@ from dataclasses import dataclass
 
 from secure_ai_gateway.api.signed_request import check_query_maps_agree, request_from_authorizer_event
 from secure_ai_gateway.ports import KeyResolver, NonceRecorder
-from secure_ai_protocol.signing.message_signature import (
-    check_window,
-    parse_signature_headers,
-    verify_signature,
-)
+from secure_ai_protocol.signing.profile import check_window, parse_signature_headers, verify_signature
 
 POLICY_VERSION = "2012-10-17"
 
