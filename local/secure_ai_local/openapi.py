@@ -21,19 +21,18 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
 from secure_ai_gateway.api.statuses import answer_of, public_body_of
-from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_gateway.services.validator import EncryptedValidation
 from secure_ai_local.api_gateway import DEFAULT_PORT
 from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
-from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
+from secure_ai_protocol.envelope.rules import RESP_KEY_BYTES
 from secure_ai_protocol.errors import (
     BadRequest,
     DependencyUnavailable,
@@ -48,8 +47,10 @@ from secure_ai_protocol.errors import (
 )
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
-from secure_ai_protocol.wire.chat import RESPONSE_KEY_BYTES, RequestPlaintext
+from secure_ai_protocol.wire.chat import RequestPlaintext
+from secure_ai_protocol.wire.responses import ChatResponse, ErrorBody, PublicKeyDocument
 from secure_ai_protocol.wire.validation import ValidationRequest
+from secure_ai_protocol.wire.verdict import Verdict
 
 DOCUMENT_PATH: Final = REPOSITORY_ROOT / "docs" / "openapi.yaml"
 REGENERATE_COMMAND: Final = ".venv/bin/python -m secure_ai_local.openapi > docs/openapi.yaml"
@@ -134,89 +135,12 @@ def api_routes(template: StackTemplate) -> tuple[ApiRoute, ...]:
     return tuple(sorted(routes))
 
 
-# ------------------------------------------------------------------------------ what the code emits
-# The completion and the public key route answer with dicts the handlers build; these models describe
-# them, and the drift test checks the handlers' output against the generated schemas.
-class _Open(BaseModel):
-    # The provider's completion carries fields the gateway passes through untouched.
-    model_config = ConfigDict(extra="allow")
-
-
-class AssistantMessage(_Open):
-    """The first choice's message; `content` is the released text (null when blocked)."""
-
-    role: str
-    content: str | None
-
-
-class CompletionChoice(_Open):
-    """The only choice passed on."""
-
-    index: int | None = None
-    message: AssistantMessage
-    finish_reason: Annotated[
-        str | None, Field(description="`content_filter` when screening blocked the answer")
-    ] = None
-
-
-class ChatCompletion(_Open):
-    """The provider's OpenAI `chat.completion` object, with the first choice only, its text screened."""
-
-    id: str | None = None
-    object: str | None = None
-    created: int | None = None
-    model: str | None = None
-    choices: Annotated[list[CompletionChoice], Field(min_length=1, max_length=1)]
-
-
-class TokenUsage(BaseModel):
-    """The tokens counted against the client's budget."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    prompt_tokens: Annotated[int, Field(ge=0)]
-    completion_tokens: Annotated[int, Field(ge=0)]
-    total_tokens: Annotated[int, Field(ge=0)]
-
-
-class ChatResponsePayload(BaseModel):
-    """What the response envelope of `POST /v1/chat/completions` decrypts to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    req_id: Annotated[str, Field(description="The request signature's nonce")]
-    completion: ChatCompletion
-    verdict: Annotated[Verdict, Field(description="The output screening verdict, without `redacted_text`")]
-    usage: TokenUsage
-
-
-class PublicKeyDocument(BaseModel):
-    """The RSA public key mobile and web clients pin and encrypt request envelopes to."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    key_arn: Annotated[str, Field(description="The key ARN to name as the envelope's key (not an alias)")]
-    key_spec: Annotated[str, Field(description="e.g. RSA_3072")]
-    encryption_algorithm: Literal[MOBILE_ENCRYPTION_ALGORITHM]  # type: ignore[valid-type]
-    public_key_pem: Annotated[str, Field(description="SubjectPublicKeyInfo, PEM")]
-    envelope_version: str
-
-
-class ErrorBody(BaseModel):
-    """Every refusal's body: a stable code and message, never the reason (that goes to the logs)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    error: Annotated[str, Field(description="The status phrase in snake case, e.g. `bad_request`")]
-    message: str
-
-
 SCHEMA_MODELS: Final[tuple[tuple[type[BaseModel], JsonSchemaMode], ...]] = (
     (RequestPlaintext, "validation"),
     (ValidationRequest, "validation"),
     (EncryptedValidation, "validation"),
     (Verdict, "serialization"),
-    (ChatResponsePayload, "serialization"),
+    (ChatResponse, "serialization"),
     (PublicKeyDocument, "serialization"),
     (ErrorBody, "serialization"),
 )
@@ -237,10 +161,10 @@ def component_schemas() -> dict[str, Any]:
     for name in (RequestPlaintext.__name__, EncryptedValidation.__name__):
         schemas[name]["properties"]["resp_key"].update(
             description=(
-                f"Base64 (with padding) of {RESPONSE_KEY_BYTES} fresh random bytes: the key the answer "
+                f"Base64 (with padding) of {RESP_KEY_BYTES} fresh random bytes: the key the answer "
                 "is encrypted to"
             ),
-            pattern=base64_pattern(RESPONSE_KEY_BYTES),
+            pattern=base64_pattern(RESP_KEY_BYTES),
         )
     return dict(sorted(schemas.items()))
 
@@ -380,7 +304,7 @@ def chat_completions() -> dict[str, Any]:
             "200": {
                 "description": "The answer (or the blocked verdict), encrypted to the request's `resp_key`",
                 "headers": NO_STORE,
-                "content": {ENVELOPE_CONTENT_TYPE: _envelope(ChatResponsePayload, "It decrypts to")},
+                "content": {ENVELOPE_CONTENT_TYPE: _envelope(ChatResponse, "It decrypts to")},
             },
             **_error_refs(SIGNED_ROUTE_ERRORS),
         },

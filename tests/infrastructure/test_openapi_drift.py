@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from copy import deepcopy
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -205,7 +205,7 @@ def test_the_chat_response_payload_the_code_builds_matches_its_schema(committed:
     )
     for released in (text, None):
         payload = json.loads(json.dumps(response_payload("nonce-1", answer, verdict, released)))
-        schema_validator(committed, "ChatResponsePayload").validate(payload)
+        schema_validator(committed, "ChatResponse").validate(payload)
 
 
 def test_the_public_key_the_route_serves_matches_its_schema(
@@ -221,7 +221,9 @@ def test_the_public_key_the_route_serves_matches_its_schema(
                 key_spec="RSA_3072",
             )
 
-    monkeypatch.setattr(app, "envelopes", Envelopes)
+    monkeypatch.setattr(
+        app, "environment", SimpleNamespace(get=lambda: SimpleNamespace(envelopes=Envelopes()))
+    )
     schema_validator(committed, "PublicKeyDocument").validate(app.public_key())
 
 

@@ -26,9 +26,11 @@ from secure_ai_gateway.settings import CompletionSettings
 from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
+from secure_ai_protocol.envelope.rules import CONTEXT_VERSION, MOBILE_ENCRYPTION_ALGORITHM
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE
+from secure_ai_protocol.wire.responses import PublicKeyDocument
 
 logger = service_logger()
 metrics = service_metrics()
@@ -102,13 +104,14 @@ def chat_completions() -> Response[bytes]:
 def public_key() -> dict[str, str]:
     """The RSA public key (PEM) mobile/web clients encrypt to; public by design."""
     key = environment.get().envelopes.public_key()
-    return {
-        "key_arn": key.key_arn,
-        "key_spec": key.key_spec,
-        "encryption_algorithm": "RSAES_OAEP_SHA_256",
-        "public_key_pem": key.pem,
-        "envelope_version": "1",
-    }
+    document = PublicKeyDocument(
+        key_arn=key.key_arn,
+        key_spec=key.key_spec,
+        encryption_algorithm=MOBILE_ENCRYPTION_ALGORITHM,
+        public_key_pem=key.pem,
+        envelope_version=CONTEXT_VERSION,
+    )
+    return document.model_dump(mode="json")
 
 
 @metrics.log_metrics

@@ -40,10 +40,9 @@ from secure_ai_client.errors import (
 from secure_ai_client.httpx_auth import new_nonce
 from secure_ai_client.results import ChatResult, PublicKeyInfo, VerdictResult
 from secure_ai_protocol.aws_config import CLIENT_CONFIG
-from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM
 from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
 from secure_ai_protocol.envelope.responses import open_response
-from secure_ai_protocol.envelope.rules import new_resp_key
+from secure_ai_protocol.envelope.rules import MOBILE_ENCRYPTION_ALGORITHM, new_resp_key
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 

@@ -1,60 +1,30 @@
 """Typed results of the client SDK, parsed from what the gateway returns.
 
-Lenient about fields the gateway may add later (ignored), strict about the ones a caller relies on.
-Nothing here holds a key: the response key and the signing secret never reach a result.
+The verdict, the token usage and the public-key document are the protocol's own models
+(secure_ai_protocol.wire), under the names the SDK has always given them; `ChatResult` is the
+SDK's view of a chat answer. All ignore fields a newer gateway may add, and are strict about the
+ones a caller relies on. Nothing here holds a key: the response key and the signing secret never
+reach a result.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-Decision = Literal["allow", "redact", "block"]
+from secure_ai_protocol.wire.responses import PublicKeyDocument, TokenUsage
+from secure_ai_protocol.wire.verdict import Decision, Finding, Verdict
+
+# The protocol's models under the SDK's public names.
+VerdictResult = Verdict
+Usage = TokenUsage
+PublicKeyInfo = PublicKeyDocument
+__all__ = ["ChatResult", "Decision", "Finding", "PublicKeyInfo", "Usage", "VerdictResult"]
 
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class Finding(_Result):
-    """One screening finding: its type and where it was, never the matched value."""
-
-    type: str
-    detector: str
-    action: str
-    span: tuple[int, int] | None = None
-    confidence: float | None = None
-    sample: str | None = None
-    label: str | None = None
-
-
-class VerdictResult(_Result):
-    """The screening decision on one text, with the findings a reviewer may see."""
-
-    decision: Decision
-    findings: tuple[Finding, ...] = ()
-    findings_total: int = 0
-    policy_id: str | None = None
-    policy_version: int | None = None
-    unavailable: dict[str, str] = Field(default_factory=dict)
-    failed_open: tuple[str, ...] = ()
-    content_digest: str | None = None
-    latency_ms: dict[str, float] = Field(default_factory=dict)
-    redacted_text: str | None = None
-
-    @property
-    def finding_types(self) -> tuple[str, ...]:
-        """The distinct finding types, sorted (`("email", "phone")`)."""
-        return tuple(sorted({finding.type for finding in self.findings}))
-
-
-class Usage(_Result):
-    """Tokens the request used, as the model reported them."""
-
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
 
 
 class ChatResult(_Result):
@@ -75,13 +45,3 @@ class ChatResult(_Result):
     def blocked(self) -> bool:
         """True when screening withheld the answer."""
         return self.verdict.decision == "block"
-
-
-class PublicKeyInfo(_Result):
-    """What `GET /v1/keys/public` serves: the RSA key mobile/web clients encrypt to."""
-
-    key_arn: str
-    key_spec: str
-    encryption_algorithm: str
-    public_key_pem: str
-    envelope_version: str

@@ -24,7 +24,8 @@ from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.pseudonymise import Pseudonymiser, Restoration, Span
 from secure_ai_gateway.screening.rendering.document import render
 from secure_ai_gateway.screening.screen import screen_text
-from secure_ai_gateway.screening.verdict import MAX_VERDICT_FINDINGS, Finding, Verdict
+from secure_ai_gateway.screening.verdict import MAX_VERDICT_FINDINGS
+from secure_ai_protocol.wire.verdict import Finding, Verdict
 
 # A value written in plain text that became part of wider markup: `https://<SSN_1>.evil.example`
 # parses as no URL, `https://712-45-6789.evil.example` does.

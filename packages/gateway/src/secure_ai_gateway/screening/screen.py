@@ -26,14 +26,9 @@ from secure_ai_gateway.screening.normalise import normalise
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.redaction import redact_tracking
 from secure_ai_gateway.screening.registry import DETECTOR_SPECS, WHOLE_TEXT_DETECTORS
-from secure_ai_gateway.screening.verdict import (
-    MAX_VERDICT_FINDINGS,
-    Finding,
-    UnavailableReason,
-    Verdict,
-    keyed_digest,
-)
+from secure_ai_gateway.screening.verdict import MAX_VERDICT_FINDINGS, UnavailableReason, keyed_digest
 from secure_ai_protocol.errors import PayloadTooLarge
+from secure_ai_protocol.wire.verdict import Finding, Verdict
 
 MAX_INPUT_BYTES: Final = 1 << 20  # 1 MiB of UTF-8
 # Findings that put data into a URL: where one touches a restored value, the gateway wrote it there.
@@ -100,7 +95,7 @@ def screen_text(
         policy_id=policy.policy_id,
         policy_version=policy.version,
         latency_ms=first.latency,
-        unavailable=first.unavailable,
+        unavailable=dict(first.unavailable),
         failed_open=tuple(name for name in first.unavailable if name in policy.fail_open),
         content_digest=digest,
         redacted_text=redacted,

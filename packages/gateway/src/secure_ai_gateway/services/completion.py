@@ -39,11 +39,12 @@ from secure_ai_gateway.screening.moderation import ModerationPort
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
 from secure_ai_gateway.screening.release import release
-from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_protocol.errors import BadRequest, DependencyUnavailable, Forbidden, ProtocolError
 from secure_ai_protocol.json_bounds import check_json_depth
 from secure_ai_protocol.routes import CHAT_ROUTE
 from secure_ai_protocol.wire.chat import ChatCompletionRequest, ChatMessage, RequestPlaintext
+from secure_ai_protocol.wire.responses import ChatCompletion, ChatResponse, TokenUsage
+from secure_ai_protocol.wire.verdict import Verdict
 
 CHAT_SCOPE = "chat:complete"
 DEFAULT_MODEL_ALIAS = "default"
@@ -244,20 +245,24 @@ def is_sensitive(text: str, policy: Policy) -> bool:
 
 
 def response_payload(req_id: str, answer: ModelAnswer, verdict: Verdict, text: str | None) -> dict[str, Any]:
-    """The OpenAI-format completion with the released text, plus the verdict and usage."""
+    """The answer as `ChatResponse` (secure_ai_protocol.wire.responses) gives it, ready for JSON: the
+    provider's completion with only its first choice, that choice's text the released text."""
     completion = json.loads(json.dumps(answer.completion))
     first = completion["choices"][0]
     first["message"]["content"] = text
     if text is None:
         first["finish_reason"] = "content_filter"
     completion["choices"] = [first]
-    return {
-        "req_id": req_id,
-        "completion": completion,
-        "verdict": verdict.model_dump(mode="json", exclude={"redacted_text"}),
-        "usage": {
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.total_tokens,
-        },
-    }
+    response = ChatResponse(
+        req_id=req_id,
+        completion=ChatCompletion.model_validate(completion),
+        # The released text is the completion's content; the verdict's copy would only repeat it.
+        verdict=verdict.model_copy(update={"redacted_text": None}),
+        usage=TokenUsage(
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            total_tokens=answer.total_tokens,
+        ),
+    )
+    # Unset: what the provider did not send stays absent.
+    return response.model_dump(mode="json", exclude_unset=True)

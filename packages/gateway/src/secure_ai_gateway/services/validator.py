@@ -17,7 +17,6 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.ports import Envelopes, Policies, VerdictEvents, VerdictRecords
 from secure_ai_gateway.screening.moderation import ModerationPort
 from secure_ai_gateway.screening.screen import screen_text
-from secure_ai_gateway.screening.verdict import Verdict
 from secure_ai_protocol.errors import BadRequest, ConfigurationError
 from secure_ai_protocol.json_bounds import check_json_depth
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
@@ -27,6 +26,7 @@ from secure_ai_protocol.wire.validation import (
     ValidationRequest,
     parse_validation_request,
 )
+from secure_ai_protocol.wire.verdict import Verdict
 
 
 def verdict_record(

@@ -41,8 +41,8 @@ from aws_encryption_sdk.exceptions import (
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 
-from secure_ai_protocol.envelope.kms import MOBILE_ENCRYPTION_ALGORITHM, ObservedKmsClient
-from secure_ai_protocol.envelope.rules import DataKeyEntry, EnvelopeHeader
+from secure_ai_protocol.envelope.kms import ObservedKmsClient
+from secure_ai_protocol.envelope.rules import MOBILE_ENCRYPTION_ALGORITHM, DataKeyEntry, EnvelopeHeader
 from secure_ai_protocol.errors import ConfigurationError, DecryptionFailed
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
 
+from secure_ai_protocol.envelope.rules import MOBILE_ENCRYPTION_ALGORITHM
 from secure_ai_protocol.errors import ConfigurationError, DependencyUnavailable, ProtocolError
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 # bad, not KMS. Every other KMS failure (throttling, access denied, disabled key, network,
 # timeouts) fails closed as unavailable.
 _NOT_THIS_CIPHERTEXT: Final = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
-MOBILE_ENCRYPTION_ALGORITHM: Final = "RSAES_OAEP_SHA_256"
 
 _observed_failures: ContextVar[list[Exception] | None] = ContextVar("kms_observed_failures", default=None)
 

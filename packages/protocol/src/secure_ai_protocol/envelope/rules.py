@@ -22,6 +22,8 @@ EnvelopeMode = Literal["server", "mobile"]
 
 # EDK provider ids written by the MPL's AWS KMS keyring and AWS KMS RSA keyring.
 SERVER_PROVIDER_ID: Final = "aws-kms"
+# The RSA padding of mobile mode: the only one the gateway decrypts with.
+MOBILE_ENCRYPTION_ALGORITHM: Final = "RSAES_OAEP_SHA_256"
 MOBILE_PROVIDER_ID: Final = "aws-kms-rsa"
 _MODE_BY_PROVIDER: Final[Mapping[str, EnvelopeMode]] = {
     SERVER_PROVIDER_ID: "server",

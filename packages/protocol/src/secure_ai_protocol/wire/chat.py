@@ -34,13 +34,13 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from secure_ai_protocol.envelope.rules import RESP_KEY_BYTES
 from secure_ai_protocol.errors import BadRequest
 from secure_ai_protocol.json_bounds import value_depth_within
 
 MAX_MESSAGES = 256
 MAX_TEXT_CHARS = 256 * 1024
 MAX_STOP_SEQUENCES = 4
-RESPONSE_KEY_BYTES = 32
 
 
 class _Strict(BaseModel):
@@ -247,6 +247,6 @@ def decode_resp_key(value: object) -> bytes:
         key = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("resp_key is not base64") from None
-    if len(key) != RESPONSE_KEY_BYTES:
+    if len(key) != RESP_KEY_BYTES:
         raise ValueError("resp_key must be 32 bytes")
     return key
