@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
 import pytest
 
-from tests.architecture.imports import Import, import_graph, modules
+from tests.architecture.imports import PACKAGES, REPOSITORY, Import, import_graph, modules
 
 GRAPH = import_graph()
 MODULES = modules()
@@ -124,3 +125,11 @@ def test_services_reach_adapters_only_through_ports() -> None:
 def test_the_client_imports_nothing_server_only() -> None:
     assert [edge for edge in edges("secure_ai_client") if top(edge.imported) in SERVER_ONLY] == []
     assert [edge for edge in edges("secure_ai_protocol") if top(edge.imported) in SERVER_ONLY] == []
+
+
+def test_the_security_scanner_reads_every_packages_source() -> None:
+    # bandit does not follow the layer's links into packages/: it must be pointed at the sources.
+    script = (REPOSITORY / "tools" / "security-scan").read_text(encoding="utf-8")
+    (code_dirs,) = re.findall(r"^CODE_DIRS=\((.*)\)$", script, flags=re.MULTILINE)
+    scanned = set(code_dirs.split())
+    assert {str(source.relative_to(REPOSITORY)) for source in PACKAGES.values()} <= scanned
