@@ -21,8 +21,10 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
 from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.completion import CompletionService
 from secure_ai_gateway.settings import CompletionSettings
+from secure_ai_gateway.snapstart import register_snapshot_hooks
 from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
@@ -76,6 +78,8 @@ def build_dependencies(settings: CompletionSettings) -> Dependencies:
 
 # This execution environment's dependencies; settings are read and validated on the first request.
 environment = ExecutionEnvironment(lambda: build_dependencies(CompletionSettings.from_environ(os.environ)))
+# SnapStart (template.yaml): the snapshot holds imports and the screen's parsers, nothing built or secret.
+register_snapshot_hooks(environment, warm_up=load_parsers)
 
 
 def settlement_failed(error: ProtocolError) -> None:

@@ -32,8 +32,10 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
 from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
 from secure_ai_gateway.settings import ValidatorSettings
+from secure_ai_gateway.snapstart import register_snapshot_hooks
 from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai_protocol.routes import VALIDATE_ROUTE
@@ -111,6 +113,19 @@ def build_dependencies(settings: ValidatorSettings) -> Dependencies:
 
 # This execution environment's dependencies; settings are read and validated on the first use.
 environment = ExecutionEnvironment(lambda: build_dependencies(ValidatorSettings.from_environ(os.environ)))
+
+
+def warm_up() -> None:
+    """Imports worth snapshotting: the screen's parsers, and the Encryption SDK that a cold start without
+    SnapStart defers to the first envelope (the completion function imports it at init anyway)."""
+    import secure_ai_protocol.envelope.requests  # noqa: PLC0415
+    import secure_ai_protocol.envelope.responses  # noqa: F401, PLC0415
+
+    load_parsers()
+
+
+# SnapStart (template.yaml): the snapshot holds imports and parsers, nothing built or secret.
+register_snapshot_hooks(environment, warm_up=warm_up)
 
 
 def screen_message(message: dict[str, str]) -> dict[str, str]:

@@ -39,6 +39,17 @@ def secret_from_secrets_manager(secret_arn: str) -> str:
     return value.strip()
 
 
+def forget_cached_secrets() -> None:
+    """Drop every secret Powertools' providers cached in this process, and the providers' boto3 clients.
+
+    For SnapStart (secure_ai_gateway/snapstart.py): a snapshot must not carry a secret, and restored
+    execution environments must not share one connection pool.
+    """
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - as above
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
 class ModelAccess:
     """Chat model and moderation for one provider endpoint."""
 
