@@ -20,6 +20,7 @@ SCREEN_PARSERS = (
     "ada_url",
     "phonenumbers",
     "jsonschema",
+    "referencing",  # jsonschema's $ref registry, imported by screening/schema.py itself
 )
 SERVER_ONLY = ("aws_lambda_powertools", "aws_xray_sdk", "openai", "re2", "jsonschema", "secure_ai_gateway")
 

@@ -135,7 +135,11 @@ runtime.register_before_snapshot = registered["before"].append
 runtime.register_after_restore = registered["after"].append
 sys.modules["snapshot_restore_py"] = runtime
 import HANDLER as handler
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+from secure_ai_gateway.adapters import aws_clients
 assert handler.environment._built is None, "init built dependencies: they would be in the snapshot"
+assert aws_clients._session.cache_info().currsize == 0, "init created a boto3 session"
+assert not DEFAULT_PROVIDERS, "init read a secret"
 assert "markdown_it" not in sys.modules
 (before,), (after,) = registered["before"], registered["after"]
 before()
