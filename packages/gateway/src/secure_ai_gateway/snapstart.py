@@ -11,7 +11,7 @@ first invocation, which comes after the restore. The hooks make that hold even i
   so restored environments do not pay for them on their first request);
 - after a restore: forget the same again (no connection pool or secret shared between environments)
   and reseed `random` from the OS. `random` holds no secret here (`secrets` and `os.urandom` ask the
-  kernel on each call), but botocore's retry jitter and the tracer's sampling use it, and identical
+  kernel on each call), but botocore's retry jitter and Powertools' log sampling use it, and identical
   jitter in every restored environment would retry in lockstep.
 
 The runtime's `snapshot_restore_py` exists only in Lambda's Python runtimes: elsewhere (locally, under
