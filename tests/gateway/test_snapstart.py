@@ -7,6 +7,7 @@ Lambda's `snapshot_restore_py` exists only in its Python runtimes, so these test
 from __future__ import annotations
 
 import random
+import ssl
 import subprocess
 import sys
 import types
@@ -111,6 +112,19 @@ def test_after_a_restore_random_is_reseeded_so_environments_do_not_jitter_in_loc
     random.seed(12)
     after_restore()
     assert random.random() != as_snapshotted
+
+
+def test_after_a_restore_the_ssl_modules_openssl_generator_gets_fresh_kernel_entropy(
+    runtime: RuntimeHooks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_snapshot_hooks(built_environment()[0])
+    added: list[bytes] = []
+    monkeypatch.setattr(ssl, "RAND_add", lambda data, entropy: added.append(data))
+    (after_restore,) = runtime.after
+    after_restore()
+    after_restore()
+    assert [len(data) for data in added] == [32, 32]
+    assert added[0] != added[1]
 
 
 def test_before_the_snapshot_nothing_built_or_secret_is_kept_and_the_warm_up_runs(
