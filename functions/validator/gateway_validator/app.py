@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -30,7 +29,13 @@ from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_ke
 from secure_ai_gateway.adapters.verdicts import VerdictPublisher, VerdictStore
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
-from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
+from secure_ai_gateway.observability import (
+    VALIDATION_PREFIX,
+    count_screen,
+    service_logger,
+    service_metrics,
+    service_tracer,
+)
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
 from secure_ai_gateway.settings import ValidatorSettings
@@ -119,7 +124,13 @@ def screen_message(message: dict[str, str]) -> dict[str, str]:
     verdict = environment.get().service.validate(
         request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
     )
-    metrics.add_metric(name=f"Validation{verdict.decision.capitalize()}", unit=MetricUnit.Count, value=1)
+    count_screen(
+        metrics,
+        VALIDATION_PREFIX,
+        verdict.decision,
+        unavailable=verdict.unavailable,
+        failed_open=verdict.failed_open,
+    )
     return {"decision": verdict.decision}
 
 
