@@ -24,7 +24,8 @@ RULES = {"RateLimitPerSourceIp", "AmazonIpReputationList", "BodyLargerThanRouteC
 
 
 def web_acl(template: StackTemplate) -> Mapping[str, Any]:
-    return template.resources["WebAcl"]["Properties"]
+    properties: Mapping[str, Any] = template.resources["WebAcl"]["Properties"]
+    return properties
 
 
 def rules(template: StackTemplate) -> dict[str, Mapping[str, Any]]:
