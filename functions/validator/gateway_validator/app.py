@@ -43,6 +43,7 @@ from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.validation import parse_validation_request
+from secure_ai_protocol.wire.verdict import Verdict
 
 logger = service_logger()
 metrics = service_metrics()
@@ -83,6 +84,7 @@ def build_dependencies(settings: ValidatorSettings) -> Dependencies:
         publisher=VerdictPublisher(settings.event_bus_name),
         clock=time.time,
         digest_key=digest_key,
+        on_verdict=verdict_counted,
     )
 
     # The Encryption SDK (~1.5 s to import) is imported only when an envelope arrives.
@@ -118,18 +120,22 @@ def build_dependencies(settings: ValidatorSettings) -> Dependencies:
 environment = ExecutionEnvironment(lambda: build_dependencies(ValidatorSettings.from_environ(os.environ)))
 
 
-def screen_message(message: dict[str, str]) -> dict[str, str]:
-    """Screen one queue message; raising fails only this record (retried, then dead-lettered)."""
-    request = parse_validation_request(message["body"])
-    verdict = environment.get().service.validate(
-        request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
-    )
+def verdict_counted(verdict: Verdict) -> None:
+    """Count a screened text's decision and the screen's health, whichever trigger asked."""
     count_screen(
         metrics,
         VALIDATION_PREFIX,
         verdict.decision,
         unavailable=verdict.unavailable,
         failed_open=verdict.failed_open,
+    )
+
+
+def screen_message(message: dict[str, str]) -> dict[str, str]:
+    """Screen one queue message; raising fails only this record (retried, then dead-lettered)."""
+    request = parse_validation_request(message["body"])
+    verdict = environment.get().service.validate(
+        request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
     )
     return {"decision": verdict.decision}
 
