@@ -25,6 +25,14 @@ EMULATED_TYPES = frozenset(
         "AWS::Serverless::LayerVersion",  # the layer's package is installed in the virtual environment
         "AWS::ApiGateway::Account",  # account-level logging role: nothing to emulate
         "AWS::IAM::Role",  # moto does not enforce IAM; least privilege is checked by tests on the template
+        # Alarms, their topic and the dashboard watch CloudWatch metrics, which only AWS produces; WAF
+        # sits in front of the real stage. Their contract with the code is tests/infrastructure's.
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
+        "AWS::WAFv2::WebACL",
+        "AWS::WAFv2::WebACLAssociation",
     }
 )
 

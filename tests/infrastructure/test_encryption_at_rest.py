@@ -117,7 +117,7 @@ def test_eventbridge_may_use_the_queue_key_only_to_encrypt_for_sqs_in_this_accou
     }
 
 
-@pytest.mark.parametrize("logical_id", ["RequestKey", "LogsKey", "SecretsKey", "QueueKey"])
+@pytest.mark.parametrize("logical_id", ["RequestKey", "LogsKey", "SecretsKey", "QueueKey", "AlarmsKey"])
 def test_every_symmetric_key_rotates(stack_template: StackTemplate, logical_id: str) -> None:
     properties = stack_template.resources[logical_id]["Properties"]
     assert properties["KeySpec"] == "SYMMETRIC_DEFAULT"
@@ -126,7 +126,23 @@ def test_every_symmetric_key_rotates(stack_template: StackTemplate, logical_id: 
 
 def test_the_template_declares_exactly_the_keys_the_tests_check(stack_template: StackTemplate) -> None:
     keys = {logical_id for logical_id, _ in stack_template.resources_of_type("AWS::KMS::Key")}
-    assert keys == {"RequestKey", "RsaRequestKey", "LogsKey", "SecretsKey", "QueueKey"}
+    assert keys == {"RequestKey", "RsaRequestKey", "LogsKey", "SecretsKey", "QueueKey", "AlarmsKey"}
+
+
+def test_the_alarm_topic_is_encrypted_with_the_alarms_key(stack_template: StackTemplate) -> None:
+    properties = stack_template.resources["AlarmTopic"]["Properties"]
+    assert properties["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlarmsKey", "Arn"]}
+
+
+def test_cloudwatch_may_use_the_alarms_key_only_for_this_stacks_alarms(stack_template: StackTemplate) -> None:
+    (statement,) = service_statements(stack_template, "AlarmsKey")
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    alarms_of_this_stack = (
+        "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:${AWS::StackName}-*"
+    )
+    assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": {"Fn::Sub": alarms_of_this_stack}}
 
 
 def test_no_key_policy_names_a_wildcard_principal(stack_template: StackTemplate) -> None:

@@ -11,14 +11,20 @@ import os
 import time
 from typing import Any, NoReturn
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.replay import NonceStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
-from secure_ai_gateway.observability import service_logger, service_metrics
+from secure_ai_gateway.observability import (
+    AUTHORIZATION_ALLOWED,
+    AUTHORIZATION_REFUSED,
+    count,
+    count_refusal,
+    service_logger,
+    service_metrics,
+)
 from secure_ai_gateway.services.authorizer import RequestAuthorizer, allow_policy
 from secure_ai_gateway.settings import AuthorizerSettings
 from secure_ai_gateway.wiring import ExecutionEnvironment
@@ -65,7 +71,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
         refuse(error.reason, kind=type(error).__name__)
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged
         refuse("internal_error", kind=type(error).__name__)
-    metrics.add_metric(name="AuthorizationAllowed", unit=MetricUnit.Count, value=1)
+    count(metrics, AUTHORIZATION_ALLOWED)
     logger.info(
         "request authorized", extra={"client_id": authorization.client_id, "key_id": authorization.key_id}
     )
@@ -74,7 +80,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
 
 def refuse(reason: str, kind: str = "SignatureRejected") -> NoReturn:
     """Log and count the reason, then raise the one response every refusal gets."""
-    metrics.add_dimension(name="reason", value=reason)
-    metrics.add_metric(name="AuthorizationRefused", unit=MetricUnit.Count, value=1)
+    count_refusal(metrics, AUTHORIZATION_REFUSED, reason)
     logger.warning("request refused", extra={"reason": reason, "error": kind})
     raise PermissionError(UNAUTHORIZED) from None

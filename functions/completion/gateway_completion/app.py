@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from secure_ai_gateway.adapters.aws_clients import kms_client
@@ -19,7 +18,16 @@ from secure_ai_gateway.adapters.quota import UsageLedger
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
-from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
+from secure_ai_gateway.observability import (
+    COMPLETION_PREFIX,
+    COMPLETION_TOKENS,
+    USAGE_SETTLEMENT_FAILED,
+    count,
+    count_screen,
+    service_logger,
+    service_metrics,
+    service_tracer,
+)
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.completion import CompletionService
@@ -84,7 +92,7 @@ register_snapshot_hooks(environment, warm_up=load_parsers)
 
 def settlement_failed(error: ProtocolError) -> None:
     """A settlement that did not land leaves the reservation counted; make it visible."""
-    metrics.add_metric(name="UsageSettlementFailed", unit=MetricUnit.Count, value=1)
+    count(metrics, USAGE_SETTLEMENT_FAILED)
     logger.error("usage settlement failed", extra={"reason": error.reason})
 
 
@@ -95,7 +103,14 @@ def chat_completions() -> Response[bytes]:
     result = environment.get().completion.complete(
         AuthorizedCall.from_proxy_event(app.current_event.raw_event)
     )
-    metrics.add_metric(name=f"Completion{result.decision.capitalize()}", unit=MetricUnit.Count, value=1)
+    count_screen(
+        metrics,
+        COMPLETION_PREFIX,
+        result.decision,
+        unavailable=result.unavailable,
+        failed_open=result.failed_open,
+    )
+    count(metrics, COMPLETION_TOKENS, result.total_tokens)
     return Response(
         status_code=200,
         content_type=ENVELOPE_CONTENT_TYPE,

@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
@@ -30,7 +29,13 @@ from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_ke
 from secure_ai_gateway.adapters.verdicts import VerdictPublisher, VerdictStore
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
-from secure_ai_gateway.observability import service_logger, service_metrics, service_tracer
+from secure_ai_gateway.observability import (
+    VALIDATION_PREFIX,
+    count_screen,
+    service_logger,
+    service_metrics,
+    service_tracer,
+)
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
@@ -40,6 +45,7 @@ from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
 from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.validation import parse_validation_request
+from secure_ai_protocol.wire.verdict import Verdict
 
 logger = service_logger()
 metrics = service_metrics()
@@ -80,6 +86,7 @@ def build_dependencies(settings: ValidatorSettings) -> Dependencies:
         publisher=VerdictPublisher(settings.event_bus_name),
         clock=time.time,
         digest_key=digest_key,
+        on_verdict=verdict_counted,
     )
 
     # The Encryption SDK (~1.5 s to import) is imported only when an envelope arrives.
@@ -115,6 +122,17 @@ def build_dependencies(settings: ValidatorSettings) -> Dependencies:
 environment = ExecutionEnvironment(lambda: build_dependencies(ValidatorSettings.from_environ(os.environ)))
 
 
+def verdict_counted(verdict: Verdict) -> None:
+    """Count a screened text's decision and the screen's health, whichever trigger asked."""
+    count_screen(
+        metrics,
+        VALIDATION_PREFIX,
+        verdict.decision,
+        unavailable=verdict.unavailable,
+        failed_open=verdict.failed_open,
+    )
+
+
 def warm_up() -> None:
     """Imports worth snapshotting: the screen's parsers, and the Encryption SDK that a cold start without
     SnapStart defers to the first envelope (the completion function imports it at init anyway)."""
@@ -134,7 +152,6 @@ def screen_message(message: dict[str, str]) -> dict[str, str]:
     verdict = environment.get().service.validate(
         request, verdict_id=request.id or message["message_id"], client_id=None, source="queue"
     )
-    metrics.add_metric(name=f"Validation{verdict.decision.capitalize()}", unit=MetricUnit.Count, value=1)
     return {"decision": verdict.decision}
 
 

@@ -16,7 +16,7 @@ from secure_ai_gateway.client_registry.records import ClientRecord
 from secure_ai_gateway.ports import Budget, ModelAnswer, Reservation
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.policy import Policy
-from secure_ai_gateway.services.completion import CompletionService
+from secure_ai_gateway.services.completion import CompletionResult, CompletionService
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.signing.content_digest import compute_content_digest
 from secure_ai_protocol.wire.chat import ChatCompletionRequest
@@ -106,6 +106,7 @@ class Harness:
     digest_key: Callable[[], bytes] = lambda: DIGEST_KEY
     sealed: list[dict[str, Any]] = field(default_factory=list)
     moderated: list[str] = field(default_factory=list)
+    moderation_fails: bool = False
 
     def service(self) -> CompletionService:
         record = ClientRecord(
@@ -133,9 +134,13 @@ class Harness:
 
     def complete(self, request: dict[str, Any]) -> dict[str, Any]:
         """Run `request` through the service; the payload it sealed."""
-        plaintext = json.dumps({"resp_key": base64.b64encode(b"r" * 32).decode(), "request": request})
-        self.service().complete(authorized_call(plaintext.encode()))
+        self.result(request)
         return self.sealed[-1]
+
+    def result(self, request: dict[str, Any]) -> CompletionResult:
+        """Run `request` through the service; what it returns to the handler."""
+        plaintext = json.dumps({"resp_key": base64.b64encode(b"r" * 32).decode(), "request": request})
+        return self.service().complete(authorized_call(plaintext.encode()))
 
     def refusal(self, request: dict[str, Any]) -> ProtocolError:
         """The error the service refuses `request` with (the test fails if it answers)."""
@@ -147,6 +152,8 @@ class Harness:
 
     def _moderate(self, text: str) -> dict[str, float]:
         self.moderated.append(text)
+        if self.moderation_fails:
+            raise ConnectionError("moderation endpoint unreachable")
         return {"violence": 0.0}
 
     def _seal(self, payload: bytes, *, resp_key: bytes, req_id: str) -> bytes:

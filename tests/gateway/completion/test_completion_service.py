@@ -265,3 +265,24 @@ def test_an_answer_cut_short_inside_the_canary_is_blocked() -> None:
 
 def json_schema_format(schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, **extra}}
+
+
+def test_the_result_names_a_detector_that_was_unavailable_and_that_the_policy_let_pass() -> None:
+    # Given a policy that moderates and fails open on moderation, and a moderation service that fails
+    harness = Harness(
+        policy=local_policy(detectors=LOCAL_DETECTORS | {"moderation"}, fail_open={"moderation"}),
+        moderation_fails=True,
+    )
+    # When an answer is released
+    result = harness.result(chat("Hello?"))
+    # Then the handler learns both, so that it can count them
+    assert (result.decision, result.unavailable, result.failed_open) == (
+        "allow",
+        ("moderation",),
+        ("moderation",),
+    )
+
+
+def test_a_healthy_screen_reports_no_unavailable_detector() -> None:
+    result = Harness(policy=local_policy(detectors=LOCAL_DETECTORS | {"moderation"})).result(chat("Hello?"))
+    assert (result.unavailable, result.failed_open) == ((), ())

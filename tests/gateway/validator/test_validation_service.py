@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -13,6 +14,7 @@ from secure_ai_gateway.screening.moderation import ModerationPort
 from secure_ai_gateway.services.validator import ValidationService
 from secure_ai_protocol.errors import BadRequest, DependencyUnavailable
 from secure_ai_protocol.wire.validation import ValidationRequest
+from secure_ai_protocol.wire.verdict import Verdict
 from tests.gateway.completion.fakes import DIGEST_KEY, hmac_digest
 
 NOW: Final = 1_800_000_000.0
@@ -106,3 +108,13 @@ def test_a_store_that_fails_fails_the_validation_and_nothing_is_announced() -> N
     with pytest.raises(DependencyUnavailable):
         validate("Hello.", records, events)
     assert events.published == []
+
+
+def test_every_kept_verdict_is_handed_to_on_verdict_after_it_is_announced() -> None:
+    records, events, seen = FakeRecords(), FakeEvents(), list[Verdict]()
+    validation = dataclasses.replace(service(records, events), on_verdict=seen.append)
+    verdict = validation.validate(
+        ValidationRequest(text="Hello."), verdict_id="v-1", client_id=None, source="queue"
+    )
+    assert seen == [verdict]
+    assert len(events.published) == 1

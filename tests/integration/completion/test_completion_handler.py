@@ -255,3 +255,35 @@ def test_nothing_decrypted_reaches_the_logs(
         assert marker not in logs
     assert base64.b64encode(sent.resp_key).decode() not in logs
     assert base64.b64encode(client.secret).decode() not in logs
+
+
+def test_a_failing_moderation_service_is_counted_as_a_detector_unavailable(
+    send: Send, client: Client, provider: FakeProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider.moderation_status = 500
+    capsys.readouterr()
+    assert send(client).status == 200
+    published = emitted_metrics(capsys.readouterr().out)
+    assert {"CompletionBlock", "ScreenDetectorUnavailable"} <= published
+    assert "ScreenFailedOpen" not in published
+
+
+def test_the_tokens_of_an_answered_completion_are_counted(
+    send: Send, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert send(client).status == 200
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (tokens,) = [document["CompletionTokens"] for document in documents if "CompletionTokens" in document]
+    assert tokens[0] > 0
+
+
+def emitted_metrics(output: str) -> set[str]:
+    """Names of the metrics in the EMF documents printed to stdout."""
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names

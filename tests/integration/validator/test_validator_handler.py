@@ -137,6 +137,28 @@ def test_a_failing_moderation_service_blocks_visibly(
     assert verdict["unavailable"] == {"moderation": "error"}
 
 
+def test_a_failing_moderation_service_on_the_api_is_counted_with_its_decision(
+    validator: Invoke, client: Client, provider: FakeProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider.moderation_status = 503
+    capsys.readouterr()
+    assert validate_json(validator, client, {"text": "A harmless sentence."})["statusCode"] == 200
+    published = emitted_metrics(capsys.readouterr().out)
+    assert {"ValidationBlock", "ScreenDetectorUnavailable"} <= published
+    assert "ScreenFailedOpen" not in published
+
+
+def test_a_queued_text_is_counted_once_however_often_it_is_delivered(
+    validator: Invoke, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = sqs_event(json.dumps({"text": "Hello there.", "id": "count-1"}), message_ids=["m-count"])
+    capsys.readouterr()
+    validator(event)
+    validator(event)
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [document["ValidationAllow"] for document in documents if "ValidationAllow" in document] == [[1.0]]
+
+
 def test_a_batch_reports_only_its_malformed_and_failing_records(
     validator: Invoke, aws_stack: ProvisionedStack
 ) -> None:
@@ -233,3 +255,13 @@ def test_api_verdicts_are_kept_per_client_so_one_cannot_overwrite_another(
     assert first_row is not None
     assert second_row is not None
     assert (first_row["decision"], second_row["decision"]) == ({"S": "block"}, {"S": "allow"})
+
+
+def emitted_metrics(output: str) -> set[str]:
+    """Names of the metrics in the EMF documents printed to stdout."""
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' in line:
+            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+                names |= {metric["Name"] for metric in directive["Metrics"]}
+    return names

@@ -3,15 +3,24 @@
 Handlers call these once at module level. The Tracer is a separate factory because importing it
 costs ~300 ms (aws-xray-sdk): the authorizer, whose cold start is on every client's first request,
 relies on Lambda's active tracing and does not create one.
+
+Every metric the functions emit is named once, in `METRICS`, with the services that emit it and the
+dimension sets it is published under; template.yaml's alarms and dashboard may name only these
+(tests/infrastructure/test_alarms.py), and the code may emit only these.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, get_args
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from secure_ai_protocol.wire.verdict import Decision
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -62,3 +71,91 @@ def service_tracer() -> Tracer:
     # Only botocore: the functions call AWS through it, and patching every library X-Ray knows
     # (httpx among them, which no function uses) costs cold-start time for no subsegment.
     return Tracer(patch_modules=("botocore",))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """A count the functions emit: its name, who emits it, and the dimension sets it is published under.
+
+    Powertools adds `service` (POWERTOOLS_SERVICE_NAME) to every metric; an alarm must name one of
+    the dimension sets exactly, or it watches a metric that never receives a data point.
+    """
+
+    name: str
+    services: frozenset[str]
+    dimension_sets: tuple[frozenset[str], ...] = (frozenset({"service"}),)
+
+
+# A refusal is published per reason and, under `service` alone, as the total an alarm can read
+# (alarms cannot sum over a dimension's values they do not name).
+_BY_REASON_AND_TOTAL = (frozenset({"service", "reason"}), frozenset({"service"}))
+DECISIONS: Final[tuple[str, ...]] = get_args(Decision)
+
+AUTHORIZATION_ALLOWED: Final = "AuthorizationAllowed"
+AUTHORIZATION_REFUSED: Final = "AuthorizationRefused"
+REQUEST_REFUSED: Final = "RequestRefused"
+INTERNAL_ERROR: Final = "InternalError"
+USAGE_SETTLEMENT_FAILED: Final = "UsageSettlementFailed"
+# Tokens the model reported for each answered completion (prompt and completion together).
+COMPLETION_TOKENS: Final = "CompletionTokens"
+# Screens whose policy let an unavailable detector pass (`failed_open` in the verdict), and screens
+# with any detector unavailable (failing closed or open): each counted once per screened text.
+SCREEN_FAILED_OPEN: Final = "ScreenFailedOpen"
+SCREEN_DETECTOR_UNAVAILABLE: Final = "ScreenDetectorUnavailable"
+COMPLETION_PREFIX: Final = "Completion"
+VALIDATION_PREFIX: Final = "Validation"
+
+
+def decision_metric(prefix: str, decision: str) -> str:
+    """`CompletionAllow`, `ValidationBlock`…: the count of one screen decision."""
+    return f"{prefix}{decision.capitalize()}"
+
+
+_SCREENING = frozenset({"completion", "validator"})
+METRICS: Final[dict[str, MetricSpec]] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec(AUTHORIZATION_ALLOWED, frozenset({"authorizer"})),
+        MetricSpec(AUTHORIZATION_REFUSED, frozenset({"authorizer"}), _BY_REASON_AND_TOTAL),
+        MetricSpec(REQUEST_REFUSED, _SCREENING, _BY_REASON_AND_TOTAL),
+        MetricSpec(INTERNAL_ERROR, _SCREENING),
+        MetricSpec(USAGE_SETTLEMENT_FAILED, frozenset({"completion"})),
+        MetricSpec(COMPLETION_TOKENS, frozenset({"completion"})),
+        MetricSpec(SCREEN_FAILED_OPEN, _SCREENING),
+        MetricSpec(SCREEN_DETECTOR_UNAVAILABLE, _SCREENING),
+        *(MetricSpec(decision_metric(COMPLETION_PREFIX, d), frozenset({"completion"})) for d in DECISIONS),
+        *(MetricSpec(decision_metric(VALIDATION_PREFIX, d), frozenset({"validator"})) for d in DECISIONS),
+    )
+}
+
+
+def count(metrics: Metrics, name: str, value: int = 1) -> None:
+    """Add `value` to `name`, which must be in METRICS."""
+    if name not in METRICS:
+        raise ValueError(f"unregistered metric {name}")
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def count_refusal(metrics: Metrics, name: str, reason: str) -> None:
+    """Count a refusal under its reason, and under `service` alone (the total)."""
+    metrics.add_dimension(name="reason", value=reason)
+    service = metrics.provider.service
+    if service:
+        metrics.add_dimensions(service=service)
+    count(metrics, name)
+
+
+def count_screen(
+    metrics: Metrics,
+    prefix: str,
+    decision: str,
+    *,
+    unavailable: Collection[str],
+    failed_open: Collection[str],
+) -> None:
+    """Count a screened text's decision, and whether any detector was unavailable or failed open."""
+    count(metrics, decision_metric(prefix, decision))
+    if unavailable:
+        count(metrics, SCREEN_DETECTOR_UNAVAILABLE)
+    if failed_open:
+        count(metrics, SCREEN_FAILED_OPEN)

@@ -23,9 +23,9 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.metrics import MetricUnit
 
 from secure_ai_gateway.api.statuses import public_body, status_for
+from secure_ai_gateway.observability import INTERNAL_ERROR, REQUEST_REFUSED, count, count_refusal
 from secure_ai_protocol.errors import (
     BadRequest,
     Forbidden,
@@ -95,8 +95,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger, metrics:
     """Map ProtocolError subclasses by their status, and anything unforeseen to a generic 500."""
 
     def refused(error: ProtocolError) -> Response[str]:
-        metrics.add_dimension(name="reason", value=error.reason)
-        metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+        count_refusal(metrics, REQUEST_REFUSED, error.reason)
         logger.warning("request refused", extra={"reason": error.reason, "status": int(status_for(error))})
         return error_response(error)
 
@@ -107,7 +106,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger, metrics:
 
     def failed(error: Exception) -> Response[str]:
         # Only the type: an unforeseen exception's message may quote request content.
-        metrics.add_metric(name="InternalError", unit=MetricUnit.Count, value=1)
+        count(metrics, INTERNAL_ERROR)
         logger.error("unhandled error", extra={"error": type(error).__name__})
         return error_response(error)
 
@@ -120,8 +119,7 @@ def install_error_handlers(app: APIGatewayRestResolver, logger: Logger, metrics:
 def refuse_malformed_event(logger: Logger, metrics: Metrics) -> dict[str, Any]:
     """The generic 400, as a proxy response, for an event that is not a REST proxy event at all."""
     error = BadRequest("malformed_event")
-    metrics.add_dimension(name="reason", value=error.reason)
-    metrics.add_metric(name="RequestRefused", unit=MetricUnit.Count, value=1)
+    count_refusal(metrics, REQUEST_REFUSED, error.reason)
     logger.warning("request refused", extra={"reason": error.reason, "status": int(status_for(error))})
     response = error_response(error)
     return {

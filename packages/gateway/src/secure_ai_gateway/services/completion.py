@@ -68,6 +68,9 @@ class CompletionResult:
     envelope: bytes
     decision: str
     total_tokens: int
+    # Detector names only: which were unavailable, and which of those the policy let pass.
+    unavailable: tuple[str, ...] = ()
+    failed_open: tuple[str, ...] = ()
 
 
 class ProtectedRequest(NamedTuple):
@@ -166,7 +169,11 @@ class CompletionService:
             req_id=call.req_id,
         )
         return CompletionResult(
-            envelope=envelope, decision=released.verdict.decision, total_tokens=answer.total_tokens
+            envelope=envelope,
+            decision=released.verdict.decision,
+            total_tokens=answer.total_tokens,
+            unavailable=tuple(released.verdict.unavailable),
+            failed_open=released.verdict.failed_open,
         )
 
     def _client(self, client_id: str) -> ClientRecord:

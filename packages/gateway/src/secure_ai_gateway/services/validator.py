@@ -57,6 +57,10 @@ def verdict_record(
     }
 
 
+def ignore_verdict(verdict: Verdict) -> None:
+    """The default `on_verdict`: nothing to count."""
+
+
 @dataclass(frozen=True, slots=True)
 class ValidationService:
     """Screens, stores and publishes; the same core the completion function runs in-process."""
@@ -68,6 +72,8 @@ class ValidationService:
     clock: Callable[[], float]
     # The deployment's verdict-digest key: digests are keyed so no verdict confirms a guess.
     digest_key: Callable[[], bytes]
+    # Told of every verdict kept and announced, from the API and from the queue alike (metrics).
+    on_verdict: Callable[[Verdict], None] = ignore_verdict
 
     def validate(
         self, request: ValidationRequest, *, verdict_id: str, client_id: str | None, source: str
@@ -88,6 +94,7 @@ class ValidationService:
         record = verdict_record(verdict_id, verdict, client_id=client_id, source=source)
         self.store.put(record, self.clock())
         self.publisher.publish(record)
+        self.on_verdict(verdict)
         return verdict
 
 
