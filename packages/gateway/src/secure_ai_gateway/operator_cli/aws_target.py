@@ -1,4 +1,4 @@
-"""Where the `clients` actions act: region, endpoint, clients table and sealing key.
+"""Where the operator's actions act: region, endpoint, clients table, sealing key, queues.
 
 Flags win over `--local`'s `.secure-ai/local.json`, which wins over `--stack-name`'s outputs.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Literal
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
@@ -32,13 +32,15 @@ LOCAL_ACCESS_KEY: Final = "secure-ai-local"
 
 @dataclass(frozen=True, slots=True)
 class AwsTarget:
-    """Where the commands act: region, endpoint, clients table, sealing key."""
+    """Where the commands act: region, endpoint, clients table, sealing key, validation queues."""
 
     region: str | None
     endpoint_url: str | None
     clients_table: str | None
     kms_key_arn: str | None
     local: bool
+    queue_url: str | None = None
+    dead_letter_queue_url: str | None = None
 
 
 def aws_options() -> CommandParser:
@@ -77,6 +79,12 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsT
         clients_table=args.clients_table or local.get("clients_table") or outputs.get("ClientsTableName"),
         kms_key_arn=args.kms_key_arn or local.get("kms_key_arn") or outputs.get("RequestKeyArn"),
         local=bool(args.local),
+        queue_url=getattr(args, "queue_url", None)
+        or local.get("validation_queue_url")
+        or outputs.get("ValidationQueueUrl"),
+        dead_letter_queue_url=getattr(args, "dead_letter_queue_url", None)
+        or local.get("dead_letter_queue_url")
+        or outputs.get("ValidationDeadLetterQueueUrl"),
     )
 
 
@@ -86,20 +94,22 @@ def client_admin(args: argparse.Namespace, *, issues_keys: bool) -> ClientAdmin:
         raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
     if issues_keys and not target.kms_key_arn:
         raise UsageError("no KMS key: pass --kms-key-arn, --stack-name NAME or --local")
-    session = _session(target.region, local=target.local)
+    dynamodb = aws_client(target, "dynamodb")
+    kms = aws_client(target, "kms") if issues_keys else None
+    sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
+    return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
+
+
+def aws_client(target: AwsTarget, service: Literal["dynamodb", "kms", "sqs"]) -> Any:
+    """A boto3 client for `service` at `target` (the local stack's fixed fake credentials with --local)."""
     try:
-        dynamodb = session.client("dynamodb", endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)
-        kms = (
-            session.client("kms", endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)
-            if issues_keys
-            else None
+        return _session(target.region, local=target.local).client(
+            service, endpoint_url=target.endpoint_url, config=CLIENT_CONFIG
         )
     except NoRegionError:
         raise UsageError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore's answer to a malformed endpoint URL
         raise UsageError(f"invalid --endpoint-url: {exc}") from None
-    sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
-    return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
 
 
 def _session(region: str | None, *, local: bool) -> boto3.session.Session:
@@ -120,7 +130,14 @@ def _read_local_config(path: Path) -> dict[str, str]:
         raise UsageError(f"cannot read {path}: {type(exc).__name__}") from None
     if not isinstance(document, dict):
         raise UsageError(f"{path} is not a JSON object")
-    wanted = ("clients_table", "kms_key_arn", "aws_endpoint_url", "region")
+    wanted = (
+        "clients_table",
+        "kms_key_arn",
+        "aws_endpoint_url",
+        "region",
+        "validation_queue_url",
+        "dead_letter_queue_url",
+    )
     return {name: value for name in wanted if isinstance(value := document.get(name), str) and value}
 
 

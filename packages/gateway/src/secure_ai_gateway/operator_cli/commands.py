@@ -70,7 +70,7 @@ def add_clients_command(commands: SubParsers) -> None:
     )
     create.add_argument("--policy-id", default=DEFAULT_POLICY_ID, help="screening policy (default: default)")
     secret_file_option(create)
-    create.set_defaults(run=_reported(run_create))
+    create.set_defaults(run=reported(run_create))
 
     rotate = actions.add_parser("rotate", parents=[aws], help="issue a new key version; retire the old ones")
     rotate.add_argument("client_id", metavar="CLIENT_ID")
@@ -81,24 +81,24 @@ def add_clients_command(commands: SubParsers) -> None:
         help="how long the previous versions stay valid: 3600, 90s, 15m, 24h, 7d (default: 24h)",
     )
     secret_file_option(rotate)
-    rotate.set_defaults(run=_reported(run_rotate))
+    rotate.set_defaults(run=reported(run_rotate))
 
     revoke = actions.add_parser("revoke", parents=[aws], help="revoke one key version, or the whole client")
     revoke.add_argument("client_id", metavar="CLIENT_ID")
     revoke.add_argument(
         "--version", type=positive_int, help="the key version; without it the client is revoked"
     )
-    revoke.set_defaults(run=_reported(run_revoke))
+    revoke.set_defaults(run=reported(run_revoke))
 
     listing = actions.add_parser("list", parents=[aws], help="list clients (JSON, no secrets)")
-    listing.set_defaults(run=_reported(run_list))
+    listing.set_defaults(run=reported(run_list))
 
     show = actions.add_parser("show", parents=[aws], help="show one client (JSON, no secrets)")
     show.add_argument("client_id", metavar="CLIENT_ID")
-    show.set_defaults(run=_reported(run_show))
+    show.set_defaults(run=reported(run_show))
 
 
-def _reported(action: Action) -> Action:
+def reported(action: Action) -> Action:
     """`action`, with invalid settings as usage errors and gateway errors as failed operations."""
 
     def run(args: argparse.Namespace) -> int:
