@@ -1,4 +1,4 @@
-"""Where the `clients` actions act: region, endpoint, clients table and sealing key.
+"""Where the `clients` and `policies` actions act: region, endpoint, tables and sealing key.
 
 Flags win over `--local`'s `.secure-ai/local.json`, which wins over `--stack-name`'s outputs.
 """
@@ -9,17 +9,19 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_protocol.aws_config import CLIENT_CONFIG
 from secure_ai_protocol.command_line import CommandParser, UsageError
 from secure_ai_protocol.errors import DependencyUnavailable
@@ -32,11 +34,12 @@ LOCAL_ACCESS_KEY: Final = "secure-ai-local"
 
 @dataclass(frozen=True, slots=True)
 class AwsTarget:
-    """Where the commands act: region, endpoint, clients table, sealing key."""
+    """Where the commands act: region, endpoint, tables, sealing key."""
 
     region: str | None
     endpoint_url: str | None
     clients_table: str | None
+    policies_table: str | None
     kms_key_arn: str | None
     local: bool
 
@@ -49,6 +52,7 @@ def aws_options() -> CommandParser:
     )
     group.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
     group.add_argument("--clients-table", help="the clients DynamoDB table name")
+    group.add_argument("--policies-table", help="the policies DynamoDB table name")
     group.add_argument("--kms-key-arn", help="the symmetric KMS key that seals client secrets")
     group.add_argument("--stack-name", help="read the table and key from this CloudFormation stack's outputs")
     group.add_argument(
@@ -75,6 +79,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsT
         region=region,
         endpoint_url=endpoint_url,
         clients_table=args.clients_table or local.get("clients_table") or outputs.get("ClientsTableName"),
+        policies_table=args.policies_table or local.get("policies_table") or outputs.get("PoliciesTableName"),
         kms_key_arn=args.kms_key_arn or local.get("kms_key_arn") or outputs.get("RequestKeyArn"),
         local=bool(args.local),
     )
@@ -87,19 +92,56 @@ def client_admin(args: argparse.Namespace, *, issues_keys: bool) -> ClientAdmin:
     if issues_keys and not target.kms_key_arn:
         raise UsageError("no KMS key: pass --kms-key-arn, --stack-name NAME or --local")
     session = _session(target.region, local=target.local)
+    dynamodb = _client(session, "dynamodb", target)
+    kms = _client(session, "kms", target) if issues_keys else None
+    sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
+    return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTarget:
+    """The policy operations, and who performs them (for the versions they write)."""
+
+    admin: PolicyAdmin
+    caller: Callable[[], str]
+
+
+def policy_target(args: argparse.Namespace) -> PolicyTarget:
+    """The policy operations on the target's policies and clients tables."""
+    target = resolve_target(args, os.environ)
+    if not target.policies_table:
+        raise UsageError("no policies table: pass --policies-table, --stack-name NAME or --local")
+    if not target.clients_table:
+        raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
+    session = _session(target.region, local=target.local)
+    dynamodb = _client(session, "dynamodb", target)
+    sts = _client(session, "sts", target)
+    admin = PolicyAdmin(
+        PolicyStore(target.policies_table, dynamodb),
+        ClientStore(target.clients_table, dynamodb),
+        clock=time.time,
+    )
+    return PolicyTarget(admin, lambda: caller_arn(sts))
+
+
+def caller_arn(sts: Any) -> str:
+    """The ARN of whoever the credentials belong to, as STS says (recorded in each policy version)."""
     try:
-        dynamodb = session.client("dynamodb", endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)
-        kms = (
-            session.client("kms", endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)
-            if issues_keys
-            else None
-        )
+        arn = sts.get_caller_identity().get("Arn")
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailable("caller_identity_unavailable") from exc
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise DependencyUnavailable("caller_identity_unavailable")
+    return arn
+
+
+def _client(session: boto3.session.Session, service: str, target: AwsTarget) -> Any:
+    try:
+        return session.client(service, endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
     except NoRegionError:
         raise UsageError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore's answer to a malformed endpoint URL
         raise UsageError(f"invalid --endpoint-url: {exc}") from None
-    sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
-    return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
 
 
 def _session(region: str | None, *, local: bool) -> boto3.session.Session:
@@ -120,7 +162,7 @@ def _read_local_config(path: Path) -> dict[str, str]:
         raise UsageError(f"cannot read {path}: {type(exc).__name__}") from None
     if not isinstance(document, dict):
         raise UsageError(f"{path} is not a JSON object")
-    wanted = ("clients_table", "kms_key_arn", "aws_endpoint_url", "region")
+    wanted = ("clients_table", "policies_table", "kms_key_arn", "aws_endpoint_url", "region")
     return {name: value for name in wanted if isinstance(value := document.get(name), str) and value}
 
 
