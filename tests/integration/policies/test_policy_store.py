@@ -10,7 +10,8 @@ from botocore.stub import Stubber
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.policy_registry.admin import PolicyAdmin
-from secure_ai_gateway.policy_registry.records import PolicyConflict, PolicyInUse, PolicyVersion
+from secure_ai_gateway.policy_registry.errors import PolicyConflict, PolicyInUse
+from secure_ai_gateway.policy_registry.records import PolicyVersion
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound
 from tests.gateway.client_registry.fakes import START, FakeClock, client_record

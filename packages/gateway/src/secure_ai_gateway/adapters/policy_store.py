@@ -23,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client as default_dynamodb_client
-from secure_ai_gateway.policy_registry.records import PolicyConflict, PolicyVersion
+from secure_ai_gateway.policy_registry.errors import PolicyConflict
+from secure_ai_gateway.policy_registry.records import PolicyVersion
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_protocol.errors import DependencyUnavailable
 

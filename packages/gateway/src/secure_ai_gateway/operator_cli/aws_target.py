@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -18,10 +18,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from secure_ai_gateway.adapters.client_store import ClientStore
-from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
-from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_protocol.aws_config import CLIENT_CONFIG
 from secure_ai_protocol.command_line import CommandParser, UsageError
 from secure_ai_protocol.errors import DependencyUnavailable
@@ -91,51 +89,15 @@ def client_admin(args: argparse.Namespace, *, issues_keys: bool) -> ClientAdmin:
         raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
     if issues_keys and not target.kms_key_arn:
         raise UsageError("no KMS key: pass --kms-key-arn, --stack-name NAME or --local")
-    session = _session(target.region, local=target.local)
-    dynamodb = _client(session, "dynamodb", target)
-    kms = _client(session, "kms", target) if issues_keys else None
+    session = session_for(target.region, local=target.local)
+    dynamodb = service_client(session, "dynamodb", target)
+    kms = service_client(session, "kms", target) if issues_keys else None
     sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
     return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyTarget:
-    """The policy operations, and who performs them (for the versions they write)."""
-
-    admin: PolicyAdmin
-    caller: Callable[[], str]
-
-
-def policy_target(args: argparse.Namespace) -> PolicyTarget:
-    """The policy operations on the target's policies and clients tables."""
-    target = resolve_target(args, os.environ)
-    if not target.policies_table:
-        raise UsageError("no policies table: pass --policies-table, --stack-name NAME or --local")
-    if not target.clients_table:
-        raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
-    session = _session(target.region, local=target.local)
-    dynamodb = _client(session, "dynamodb", target)
-    sts = _client(session, "sts", target)
-    admin = PolicyAdmin(
-        PolicyStore(target.policies_table, dynamodb),
-        ClientStore(target.clients_table, dynamodb),
-        clock=time.time,
-    )
-    return PolicyTarget(admin, lambda: caller_arn(sts))
-
-
-def caller_arn(sts: Any) -> str:
-    """The ARN of whoever the credentials belong to, as STS says (recorded in each policy version)."""
-    try:
-        arn = sts.get_caller_identity().get("Arn")
-    except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailable("caller_identity_unavailable") from exc
-    if not isinstance(arn, str) or not arn.startswith("arn:"):
-        raise DependencyUnavailable("caller_identity_unavailable")
-    return arn
-
-
-def _client(session: boto3.session.Session, service: str, target: AwsTarget) -> Any:
+def service_client(session: boto3.session.Session, service: str, target: AwsTarget) -> Any:
+    """A boto3 client of `service` for `target`; a missing region or a bad endpoint is a usage error."""
     try:
         return session.client(service, endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
     except NoRegionError:
@@ -144,7 +106,7 @@ def _client(session: boto3.session.Session, service: str, target: AwsTarget) -> 
         raise UsageError(f"invalid --endpoint-url: {exc}") from None
 
 
-def _session(region: str | None, *, local: bool) -> boto3.session.Session:
+def session_for(region: str | None, *, local: bool) -> boto3.session.Session:
     if local:
         return boto3.session.Session(
             region_name=region, aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_ACCESS_KEY

@@ -9,7 +9,7 @@ from typing import Final
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from secure_ai_gateway.policy_registry.records import PolicyConflict, PolicyInUse
+from secure_ai_gateway.policy_registry.errors import PolicyConflict, PolicyInUse
 from secure_ai_protocol.errors import DependencyUnavailable, ProtocolError
 
 _FAILURE_MESSAGES: Final = {

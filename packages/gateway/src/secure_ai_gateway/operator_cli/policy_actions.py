@@ -1,15 +1,28 @@
-"""What each `policies` action does (put, get, list, history, rollback, delete), and `clients set-policy`."""
+"""What each `policies` action does (put, get, list, history, rollback, delete), and `clients set-policy`.
+
+Imported only when one of them runs (commands.py): the policy model brings the screen's detectors.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from secure_ai_gateway.operator_cli.aws_target import policy_target
+from botocore.exceptions import BotoCoreError, ClientError
+
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.policy_store import PolicyStore
+from secure_ai_gateway.operator_cli.aws_target import resolve_target, service_client, session_for
 from secure_ai_gateway.operator_cli.output import print_json
+from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_protocol.command_line import EXIT_OK, UsageError
+from secure_ai_protocol.errors import DependencyUnavailable
 
 # A policy's JSON: far above any valid policy (500 deny terms of 100 characters), far below
 # DynamoDB's 400 KB item limit, which holds the document twice (version and head).
@@ -68,6 +81,54 @@ def run_set_policy(args: argparse.Namespace) -> int:
     policy_target(args).admin.set_client_policy(args.client_id, args.policy_id)
     print_json({"client_id": args.client_id, "policy_id": args.policy_id})
     return EXIT_OK
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTarget:
+    """The policy operations, and who performs them (for the versions they write)."""
+
+    admin: PolicyAdmin
+    caller: Callable[[], str]
+
+
+def policy_target(args: argparse.Namespace) -> PolicyTarget:
+    """The policy operations on the target's policies and clients tables."""
+    target = resolve_target(args, os.environ)
+    if not target.policies_table:
+        raise UsageError("no policies table: pass --policies-table, --stack-name NAME or --local")
+    if not target.clients_table:
+        raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
+    session = session_for(target.region, local=target.local)
+    dynamodb = service_client(session, "dynamodb", target)
+    sts = service_client(session, "sts", target)
+    admin = PolicyAdmin(
+        PolicyStore(target.policies_table, dynamodb),
+        ClientStore(target.clients_table, dynamodb),
+        clock=time.time,
+    )
+    return PolicyTarget(admin, lambda: caller_arn(sts))
+
+
+def caller_arn(sts: Any) -> str:
+    """The ARN of whoever the credentials belong to, as STS says (recorded in each policy version)."""
+    try:
+        arn = sts.get_caller_identity().get("Arn")
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailable("caller_identity_unavailable") from exc
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise DependencyUnavailable("caller_identity_unavailable")
+    return arn
+
+
+ACTIONS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
+    "put": run_put,
+    "get": run_get,
+    "list": run_list,
+    "history": run_history,
+    "rollback": run_rollback,
+    "delete": run_delete,
+    "set_policy": run_set_policy,
+}
 
 
 def _policy_file(path: Path, policy_id: str) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import Any
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.client_registry.records import DEFAULT_POLICY_ID
-from secure_ai_gateway.policy_registry.records import PolicyConflict, PolicyInUse, PolicyVersion
+from secure_ai_gateway.policy_registry.errors import PolicyConflict, PolicyInUse
+from secure_ai_gateway.policy_registry.records import PolicyVersion
 from secure_ai_gateway.screening.policy import Policy
 from secure_ai_protocol.errors import NotFound
 
