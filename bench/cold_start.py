@@ -64,6 +64,7 @@ FUNCTION_SETTINGS: dict[str, dict[str, str]] = {
     "completion": {
         "CLIENTS_TABLE": "clients",
         "USAGE_TABLE": "usage",
+        "POLICIES_TABLE": "policies",
         "REQUEST_KEY_ARN": KEY_ARN,
         "RSA_KEY_ARN": RSA_KEY_ARN,
         "DEFAULT_MODEL": DEFAULT_MODEL,
@@ -73,6 +74,7 @@ FUNCTION_SETTINGS: dict[str, dict[str, str]] = {
     "validator": {
         "VERDICTS_TABLE": "verdicts",
         "IDEMPOTENCY_TABLE": "idempotency",
+        "POLICIES_TABLE": "policies",
         "EVENT_BUS_NAME": "bus",
         "REQUEST_KEY_ARN": KEY_ARN,
         "RSA_KEY_ARN": RSA_KEY_ARN,

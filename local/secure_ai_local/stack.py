@@ -1,5 +1,6 @@
 """The whole API on this machine: moto, the stub model, the Lambda runtime, the API Gateway emulator
-and the SQS poller, created from template.yaml, plus a demo client. What `make run` serves.
+and the SQS poller, created from template.yaml, plus two demo clients: `local-demo` on the built-in
+default policy and `local-docs` on the example policy `docs-links`. What `make run` serves.
 
     with LocalStack(LocalStackOptions(port=0, state_dir=None)) as stack:
         info = stack.info  # api_url, the demo client's key id and secret, ARNs, moto's endpoint...
@@ -25,8 +26,10 @@ from typing import Any, Final, Self
 import boto3
 
 from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_local.api_definition import ApiDefinition
 from secure_ai_local.api_gateway import (
     DEFAULT_PORT,
@@ -52,9 +55,15 @@ logger = logging.getLogger("secure_ai_local")
 
 DEFAULT_STATE_DIR: Final = REPOSITORY_ROOT / ".secure-ai"
 STATE_FILE_NAME: Final = "local.json"
+# The same document for the client on the example policy: `secure-ai ask --local-state` takes it.
+EXAMPLE_STATE_FILE_NAME: Final = "local-docs.json"
 OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEMO_CLIENT_ID: Final = "local-demo"
 DEMO_SCOPES: Final = ("chat:complete", "output:validate")
+# A second policy and a client on it, so the difference a policy makes can be shown (docs/local-stack.md).
+EXAMPLE_POLICY_ID: Final = "docs-links"
+EXAMPLE_POLICY_PATH: Final = REPOSITORY_ROOT / "local" / "policies" / f"{EXAMPLE_POLICY_ID}.json"
+EXAMPLE_CLIENT_ID: Final = "local-docs"
 
 
 @dataclass(frozen=True)
@@ -120,15 +129,31 @@ class LocalStackInfo:
     rsa_key_arn: str = ""
     rsa_public_key_pem: str = ""
     clients_table: str = ""
+    policies_table: str = ""
     verdicts_table: str = ""
     event_bus_name: str = ""
     validation_queue_url: str = ""
     dead_letter_queue_url: str = ""
+    example_policy_id: str = ""
+    example_client_id: str = ""
+    example_key_id: str = ""
+    example_secret: bytes = field(default=b"", repr=False)
 
     def as_json(self) -> dict[str, str]:
-        """The local.json document (the secret base64-encoded)."""
+        """The local.json document (the secrets base64-encoded)."""
         document = asdict(self)
         document["secret"] = base64.b64encode(self.secret).decode("ascii")
+        document["example_secret"] = base64.b64encode(self.example_secret).decode("ascii")
+        return document
+
+    def as_example_client_json(self) -> dict[str, str]:
+        """local.json, but for the client on the example policy (its key id and secret)."""
+        document = self.as_json()
+        document.update(
+            client_id=self.example_client_id,
+            key_id=self.example_key_id,
+            secret=document["example_secret"],
+        )
         return document
 
 
@@ -136,12 +161,13 @@ def provision_demo_client(
     session: boto3.session.Session,
     stack: ProvisionedStack,
     *,
-    endpoint_url: str,
+    endpoint_url: str | None,
     client_id: str = DEMO_CLIENT_ID,
     allowed_models: tuple[str, ...],
+    policy_id: str = "default",
     clock: Callable[[], float] = time.time,
 ) -> DemoClient:
-    """Create the demo client (key version 1) in the stack's clients table, sealed under its KMS key."""
+    """Create a demo client (key version 1) in the stack's clients table, sealed under its KMS key."""
     store = ClientStore(stack.ref("ClientsTable"), session.client("dynamodb", endpoint_url=endpoint_url))
     sealer = SecretSealer(
         stack.attribute("RequestKey", "Arn"), session.client("kms", endpoint_url=endpoint_url)
@@ -153,8 +179,32 @@ def provision_demo_client(
         max_tokens=1024,
         token_budget=200_000,
         request_budget=1_000,
+        policy_id=policy_id,
     )
     return DemoClient(client_id=record.client_id, key_id=format_key_id(record.client_id, 1), secret=secret)
+
+
+def provision_example_policy(
+    session: boto3.session.Session,
+    stack: ProvisionedStack,
+    *,
+    endpoint_url: str | None,
+    path: Path = EXAMPLE_POLICY_PATH,
+    clock: Callable[[], float] = time.time,
+) -> str:
+    """Store the example policy (local/policies/docs-links.json) as version 1; return its id.
+
+    Written as `secure-ai policies put` writes it, by the caller STS names (moto's user).
+    """
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    admin = PolicyAdmin(
+        PolicyStore(stack.ref("PoliciesTable"), dynamodb),
+        ClientStore(stack.ref("ClientsTable"), dynamodb),
+        clock=clock,
+    )
+    caller = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Arn"]
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return admin.put(path.stem, document, written_by=caller).policy_id
 
 
 def public_key_pem(der: bytes) -> str:
@@ -163,14 +213,14 @@ def public_key_pem(der: bytes) -> str:
     return f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----\n"
 
 
-def write_state_file(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write `directory`/local.json readable by the owner only (directory 0700, file 0600)."""
+def write_state_file(directory: Path, document: Mapping[str, Any], *, name: str = STATE_FILE_NAME) -> Path:
+    """Write `directory`/`name` readable by the owner only (directory 0700, file 0600)."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
-    path = directory / STATE_FILE_NAME
-    temporary = directory / f".{STATE_FILE_NAME}.{os.getpid()}.tmp"
+    path = directory / name
+    temporary = directory / f".{name}.{os.getpid()}.tmp"
     temporary.unlink(missing_ok=True)
-    # Created 0600 from the first byte: the file holds the demo client's secret.
+    # Created 0600 from the first byte: the file holds the demo clients' secrets.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2)
@@ -203,7 +253,7 @@ class LocalStack:
         self._runtime: LambdaRuntime | None = None
         self._api: ApiGatewayServer | None = None
         self._pollers: list[SqsPoller] = []
-        self._state_file: Path | None = None
+        self._state_files: list[Path] = []
         self._info: LocalStackInfo | None = None
         self._provisioned: ProvisionedStack | None = None
         self._session: boto3.session.Session | None = None
@@ -275,6 +325,14 @@ class LocalStack:
             client_id=options.demo_client_id,
             allowed_models=(stack.ref("DefaultModel"),),
         )
+        example = provision_demo_client(
+            session,
+            stack,
+            endpoint_url=endpoint_url,
+            client_id=EXAMPLE_CLIENT_ID,
+            allowed_models=(stack.ref("DefaultModel"),),
+            policy_id=provision_example_policy(session, stack, endpoint_url=endpoint_url),
+        )
         self._runtime = LambdaRuntime(
             functions_from_template(template, stack, code_root=options.code_root),
             aws_environment=local_aws_environment(endpoint_url, options.region),
@@ -300,9 +358,14 @@ class LocalStack:
             ).start()
             for source in sqs_event_sources(template, stack)
         ]
-        self._info = self._describe(stack, demo, model_base_url, self._api, endpoint_url)
+        self._info = self._describe(stack, demo, model_base_url, self._api, endpoint_url, example=example)
         if options.state_dir is not None:
-            self._state_file = write_state_file(options.state_dir, self._info.as_json())
+            self._state_files = [
+                write_state_file(options.state_dir, self._info.as_json()),
+                write_state_file(
+                    options.state_dir, self._info.as_example_client_json(), name=EXAMPLE_STATE_FILE_NAME
+                ),
+            ]
         return self._info
 
     def _configure_model_key(self, stack: ProvisionedStack) -> None:
@@ -323,6 +386,8 @@ class LocalStack:
         model_base_url: str,
         api: ApiGatewayServer,
         endpoint_url: str,
+        *,
+        example: DemoClient,
     ) -> LocalStackInfo:
         rsa_key_arn = stack.attribute("RsaRequestKey", "Arn")
         der = self.client("kms").get_public_key(KeyId=rsa_key_arn)["PublicKey"]
@@ -341,10 +406,15 @@ class LocalStack:
             rsa_key_arn=rsa_key_arn,
             rsa_public_key_pem=public_key_pem(der),
             clients_table=stack.ref("ClientsTable"),
+            policies_table=stack.ref("PoliciesTable"),
             verdicts_table=stack.ref("VerdictsTable"),
             event_bus_name=stack.ref("ValidationBus"),
             validation_queue_url=stack.ref("ValidationQueue"),
             dead_letter_queue_url=stack.ref("ValidationDeadLetterQueue"),
+            example_policy_id=EXAMPLE_POLICY_ID,
+            example_client_id=example.client_id,
+            example_key_id=example.key_id,
+            example_secret=example.secret,
         )
 
     def stop(self) -> None:
@@ -361,10 +431,10 @@ class LocalStack:
             self._stub.stop()
         if self._moto is not None:
             self._moto.stop()
-        if self._state_file is not None:
-            self._state_file.unlink(missing_ok=True)
+        for state_file in self._state_files:
+            state_file.unlink(missing_ok=True)
         self._pollers, self._api, self._runtime, self._stub, self._moto = [], None, None, None, None
-        self._state_file = self._info = None
+        self._state_files, self._info = [], None
 
     def __enter__(self) -> Self:
         self.start()

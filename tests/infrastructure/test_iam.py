@@ -231,3 +231,35 @@ def test_the_validator_cannot_read_client_records(stack_template: StackTemplate)
     statements = function_statements(stack_template, "ValidatorFunction")
     resources = [s["Resource"] for s in statements if "dynamodb:GetItem" in as_list(s["Action"])]
     assert {"Fn::GetAtt": ["ClientsTable", "Arn"]} not in resources
+
+
+def actions_on(stack_template: StackTemplate, logical_id: str, resource: Mapping[str, Any]) -> set[str]:
+    return {
+        action
+        for statement in function_statements(stack_template, logical_id)
+        if resource in as_list(statement["Resource"])
+        for action in as_list(statement["Action"])
+    }
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "actions"),
+    [
+        ("AuthorizerFunction", set()),
+        ("CompletionFunction", {"dynamodb:GetItem"}),
+        ("ValidatorFunction", {"dynamodb:GetItem"}),
+    ],
+)
+def test_functions_only_read_policies_and_the_authorizer_not_at_all(
+    stack_template: StackTemplate, logical_id: str, actions: set[str]
+) -> None:
+    # Policies are written by operators (`secure-ai policies`), never by a function.
+    policies = {"Fn::GetAtt": ["PoliciesTable", "Arn"]}
+    assert actions_on(stack_template, logical_id, policies) == actions
+
+
+def test_nothing_in_the_stack_may_write_policies(stack_template: StackTemplate) -> None:
+    for owner, statement in every_statement(stack_template):
+        resources = as_list(statement.get("Resource", []))
+        if {"Fn::GetAtt": ["PoliciesTable", "Arn"]} in resources:
+            assert set(as_list(statement["Action"])) <= {"dynamodb:GetItem", "dynamodb:Query"}, owner

@@ -132,7 +132,8 @@ def test_one_runtime_and_architecture_for_every_function_and_the_layer(stack_tem
 
 
 @pytest.mark.parametrize(
-    "logical_id", ["ClientsTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"]
+    "logical_id",
+    ["ClientsTable", "PoliciesTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"],
 )
 def test_every_table_is_on_demand_recoverable_and_encrypted(
     stack_template: StackTemplate, logical_id: str
@@ -147,7 +148,14 @@ def test_every_table_is_on_demand_recoverable_and_encrypted(
 
 def test_the_template_declares_exactly_the_tables_the_tests_check(stack_template: StackTemplate) -> None:
     tables = {logical_id for logical_id, _ in stack_template.resources_of_type("AWS::DynamoDB::Table")}
-    assert tables == {"ClientsTable", "NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"}
+    assert tables == {
+        "ClientsTable",
+        "PoliciesTable",
+        "NoncesTable",
+        "UsageTable",
+        "VerdictsTable",
+        "IdempotencyTable",
+    }
 
 
 def test_the_verdict_digest_key_is_generated_at_deploy_long_enough_for_the_loader(

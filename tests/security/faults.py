@@ -105,6 +105,11 @@ def _mangled_client(stack: ProvisionedStack, params: Mapping[str, Any]) -> Answe
     return {"Item": {"client_id": params["Key"]["client_id"], "key_versions": {"S": "{}"}}}
 
 
+def _mangled_policy(stack: ProvisionedStack, params: Mapping[str, Any]) -> Answer:
+    # A head whose document is not a policy: no policy, built-in or stale, is served in its place.
+    return {"Item": {**params["Key"], "current": {"N": "1"}, "document": {"S": "{"}}}
+
+
 def _replay_with_mangled_item(stack: ProvisionedStack, params: Mapping[str, Any]) -> Answer:
     # A conditional failure whose old item cannot be ours: never read as "our own earlier write".
     return client_error("ConditionalCheckFailedException", "PutItem", Item={"writer": {"N": "7"}})
@@ -144,6 +149,10 @@ def _record_in_an_unknown_state(stack: ProvisionedStack, params: Mapping[str, An
 CLIENTS_TABLE = AwsDependency(
     "DynamoDB clients table", "dynamodb", "GetItem", _table("ClientsTable"),
     "InternalServerError", "ProvisionedThroughputExceededException", _mangled_client,
+)  # fmt: skip
+POLICIES_TABLE = AwsDependency(
+    "DynamoDB policies table", "dynamodb", "GetItem", _table("PoliciesTable"),
+    "InternalServerError", "ProvisionedThroughputExceededException", _mangled_policy,
 )  # fmt: skip
 NONCES_TABLE = AwsDependency(
     "DynamoDB nonces table", "dynamodb", "PutItem", _table("NoncesTable"),

@@ -38,6 +38,7 @@ from tests.security.faults import (
     MODEL,
     MODERATION,
     NONCES_TABLE,
+    POLICIES_TABLE,
     SECRETS_MANAGER,
     SQS_DELETE,
     USAGE_RESERVE,
@@ -147,7 +148,14 @@ def completion_status(dependency: Any, fault: FaultKind) -> int | str:
     return SERVICE_UNAVAILABLE
 
 
-BEFORE_THE_MODEL: Final = (CLIENTS_TABLE, USAGE_RESERVE, KMS_REQUEST_KEY, KMS_RSA_KEY, SECRETS_MANAGER)
+BEFORE_THE_MODEL: Final = (
+    CLIENTS_TABLE,
+    POLICIES_TABLE,
+    USAGE_RESERVE,
+    KMS_REQUEST_KEY,
+    KMS_RSA_KEY,
+    SECRETS_MANAGER,
+)
 
 
 @pytest.mark.parametrize(
@@ -200,6 +208,7 @@ def validator_api_status(dependency: Any, fault: FaultKind) -> int | str:
 
 
 VALIDATOR_API_DEPENDENCIES: Final = (
+    POLICIES_TABLE,
     VERDICTS_TABLE,
     EVENTBRIDGE,
     KMS_REQUEST_KEY,
@@ -284,6 +293,7 @@ def queue_outcome(dependency: Any, fault: FaultKind) -> str:
 
 
 QUEUE_DEPENDENCIES: Final = (
+    POLICIES_TABLE,
     VERDICTS_TABLE,
     EVENTBRIDGE,
     IDEMPOTENCY_TABLE,

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.openai.access import ModelAccess
+from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.quota import UsageLedger
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
@@ -28,7 +29,7 @@ from secure_ai_gateway.observability import (
     service_metrics,
     service_tracer,
 )
-from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.policy_registry.cache import CachedPolicies
 from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.completion import CompletionService
 from secure_ai_gateway.settings import CompletionSettings
@@ -59,8 +60,13 @@ class Dependencies:
     digest_key: Callable[[], bytes]
 
 
-def build_dependencies(settings: CompletionSettings) -> Dependencies:
-    """The completion pipeline, wired to `settings`' AWS resources and model endpoint."""
+def build_dependencies(
+    settings: CompletionSettings, *, policy_clock: Callable[[], float] = time.monotonic
+) -> Dependencies:
+    """The completion pipeline, wired to `settings`' AWS resources and model endpoint.
+
+    `policy_clock` times the policy cache (tests move it instead of waiting).
+    """
     envelopes = RequestEnvelopes(settings.request_key_arn, settings.rsa_key_arn, kms_client())
     model_access = ModelAccess(settings)
 
@@ -74,7 +80,7 @@ def build_dependencies(settings: CompletionSettings) -> Dependencies:
         ledger=UsageLedger(settings.usage_table),
         model=model_access.chat_model,
         moderation=model_access.moderation,
-        policies=PolicyCatalog(),
+        policies=CachedPolicies(PolicyStore(settings.policies_table), clock=policy_clock),
         seal_response=seal_response,
         digest_key=digest_key,
         default_model=settings.default_model,

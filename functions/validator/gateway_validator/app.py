@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client, kms_client
 from secure_ai_gateway.adapters.openai.access import ModelAccess
+from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
 from secure_ai_gateway.adapters.verdicts import VerdictPublisher, VerdictStore
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
@@ -36,7 +37,7 @@ from secure_ai_gateway.observability import (
     service_metrics,
     service_tracer,
 )
-from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.policy_registry.cache import CachedPolicies
 from secure_ai_gateway.screening.rendering.document import load_parsers
 from secure_ai_gateway.services.validator import ValidationEndpoint, ValidationService
 from secure_ai_gateway.settings import ValidatorSettings
@@ -72,15 +73,20 @@ class Dependencies:
     digest_key: Callable[[], bytes]
 
 
-def build_dependencies(settings: ValidatorSettings) -> Dependencies:
-    """Screening with storage and publication, wired to `settings`' tables, bus and model."""
+def build_dependencies(
+    settings: ValidatorSettings, *, policy_clock: Callable[[], float] = time.monotonic
+) -> Dependencies:
+    """Screening with storage and publication, wired to `settings`' tables, bus and model.
+
+    `policy_clock` times the policy cache (tests move it instead of waiting).
+    """
 
     def digest_key() -> bytes:
         # Read per request, through the secrets provider's cache: a rotated key is picked up.
         return load_verdict_digest_key(settings.verdict_digest_key_secret_arn)
 
     service = ValidationService(
-        policies=PolicyCatalog(),
+        policies=CachedPolicies(PolicyStore(settings.policies_table), clock=policy_clock),
         moderation=ModelAccess(settings).moderation,
         store=VerdictStore(settings.verdicts_table),
         publisher=VerdictPublisher(settings.event_bus_name),

@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx2
-import pytest
 
-from gateway_completion import app
-from secure_ai_gateway.screening.catalog import PolicyCatalog
+from secure_ai_gateway.adapters.policy_store import PolicyStore
+from secure_ai_gateway.policy_registry.records import PolicyVersion
 from secure_ai_gateway.screening.policy import Policy
+from secure_ai_local.provision import ProvisionedStack
 from tests.conftest import TEST_MODEL as MODEL
 from tests.conftest import Client
 from tests.fake_provider import FakeProvider
@@ -164,11 +164,14 @@ def test_an_unsafe_schema_is_refused_without_calling_the_provider(
 
 
 def test_a_pasted_secret_is_refused_without_calling_the_provider_when_the_policy_blocks_it(
-    send: Send, client: Client, provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+    send: Send, client: Client, provider: FakeProvider, aws_stack: ProvisionedStack
 ) -> None:
-    # Given a deployment whose default policy refuses secrets in the input
+    # Given a deployment whose stored default policy refuses secrets in the input
     strict = Policy(policy_id="default", version=1, input_secrets="block")
-    monkeypatch.setattr(app, "PolicyCatalog", lambda: PolicyCatalog({"default": strict}))
+    PolicyStore(aws_stack.ref("PoliciesTable")).write_version(
+        PolicyVersion(strict, written_by="arn:aws:iam::123456789012:user/alice", written_at=0),
+        read_current=None,
+    )
     # When a request carrying a key arrives
     sent = send(client, chat(f"Why is {AWS_ACCESS_KEY} refused?"))
     # Then it is a 400 and the provider was never asked

@@ -77,9 +77,18 @@ class SecretUnsealer(Protocol):
 
 
 class Policies(Protocol):
-    """Finds a screening policy by id (secure_ai_gateway.screening.catalog.PolicyCatalog)."""
+    """Finds a screening policy by id (secure_ai_gateway.policy_registry.cache.CachedPolicies);
+    raises ConfigurationError("unknown_policy") for an id no policy has."""
 
     def policy(self, policy_id: str) -> Policy: ...
+
+
+class StoredPolicies(Protocol):
+    """Where managed policies are kept (secure_ai_gateway.adapters.policy_store.PolicyStore)."""
+
+    def current(self, policy_id: str) -> Policy | None:
+        """The current version of the policy, or None if none is stored."""
+        ...
 
 
 class Ledger(Protocol):

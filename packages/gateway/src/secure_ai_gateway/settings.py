@@ -75,6 +75,7 @@ class CompletionSettings(ModelSettings):
 
     clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
     usage_table: NonEmpty = Field(alias="USAGE_TABLE")
+    policies_table: NonEmpty = Field(alias="POLICIES_TABLE")
     request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
     rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
     default_model: NonEmpty = Field(alias="DEFAULT_MODEL")
@@ -85,6 +86,7 @@ class ValidatorSettings(ModelSettings):
     """What the validator function needs."""
 
     verdicts_table: NonEmpty = Field(alias="VERDICTS_TABLE")
+    policies_table: NonEmpty = Field(alias="POLICIES_TABLE")
     idempotency_table: NonEmpty = Field(alias="IDEMPOTENCY_TABLE")
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
     request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")

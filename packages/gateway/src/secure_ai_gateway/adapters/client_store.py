@@ -133,6 +133,24 @@ class ClientStore:
             missing_reason="unknown_client",
         )
 
+    def set_policy(self, client_id: str, policy_id: str) -> None:
+        """Name `policy_id` as the client's screening policy; raise NotFound("unknown_client")."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key={"client_id": {"S": client_id}},
+                UpdateExpression="SET #p = :policy",
+                ConditionExpression="attribute_exists(client_id)",
+                ExpressionAttributeNames={"#p": "policy_id"},
+                ExpressionAttributeValues={":policy": {"S": policy_id}},
+            )
+        except ClientError as exc:
+            if _error_code(exc) == _CONDITION_FAILED:
+                raise NotFound("unknown_client") from exc
+            raise DependencyUnavailable("clients_store_unavailable") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailable("clients_store_unavailable") from exc
+
     def list_clients(self) -> Iterator[ClientRecord]:
         """Every client record, page by page (a Scan: for admin use, not request paths)."""
         start_key: dict[str, AttributeValueTypeDef] | None = None

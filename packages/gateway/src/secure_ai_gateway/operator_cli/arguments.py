@@ -31,6 +31,16 @@ def duration(text: str) -> int:
     return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+# A client record's policy_id grammar (client_registry.records.PolicyId): every stored policy can be named.
+_POLICY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def policy_id(text: str) -> str:
+    if not _POLICY_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a policy id ([A-Za-z0-9][A-Za-z0-9._-]{{0,63}}): {text!r}")
+    return text
+
+
 def secret_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--secret-file",

@@ -1,4 +1,4 @@
-"""Where the operator's actions act: region, endpoint, clients table, sealing key, queues.
+"""Where the operator's actions act: region, endpoint, tables, sealing key, validation queues.
 
 Flags win over `--local`'s `.secure-ai/local.json`, which wins over `--stack-name`'s outputs.
 """
@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
@@ -32,11 +32,12 @@ LOCAL_ACCESS_KEY: Final = "secure-ai-local"
 
 @dataclass(frozen=True, slots=True)
 class AwsTarget:
-    """Where the commands act: region, endpoint, clients table, sealing key, validation queues."""
+    """Where the commands act: region, endpoint, tables, sealing key, validation queues."""
 
     region: str | None
     endpoint_url: str | None
     clients_table: str | None
+    policies_table: str | None
     kms_key_arn: str | None
     local: bool
     queue_url: str | None = None
@@ -51,6 +52,7 @@ def aws_options() -> CommandParser:
     )
     group.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
     group.add_argument("--clients-table", help="the clients DynamoDB table name")
+    group.add_argument("--policies-table", help="the policies DynamoDB table name")
     group.add_argument("--kms-key-arn", help="the symmetric KMS key that seals client secrets")
     group.add_argument("--stack-name", help="read the table and key from this CloudFormation stack's outputs")
     group.add_argument(
@@ -77,6 +79,7 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsT
         region=region,
         endpoint_url=endpoint_url,
         clients_table=args.clients_table or local.get("clients_table") or outputs.get("ClientsTableName"),
+        policies_table=args.policies_table or local.get("policies_table") or outputs.get("PoliciesTableName"),
         kms_key_arn=args.kms_key_arn or local.get("kms_key_arn") or outputs.get("RequestKeyArn"),
         local=bool(args.local),
         queue_url=getattr(args, "queue_url", None)
@@ -94,25 +97,24 @@ def client_admin(args: argparse.Namespace, *, issues_keys: bool) -> ClientAdmin:
         raise UsageError("no clients table: pass --clients-table, --stack-name NAME or --local")
     if issues_keys and not target.kms_key_arn:
         raise UsageError("no KMS key: pass --kms-key-arn, --stack-name NAME or --local")
-    dynamodb = aws_client(target, "dynamodb")
-    kms = aws_client(target, "kms") if issues_keys else None
+    session = session_for(target.region, local=target.local)
+    dynamodb = service_client(session, "dynamodb", target)
+    kms = service_client(session, "kms", target) if issues_keys else None
     sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
     return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
 
 
-def aws_client(target: AwsTarget, service: Literal["dynamodb", "kms", "sqs"]) -> Any:
-    """A boto3 client for `service` at `target` (the local stack's fixed fake credentials with --local)."""
+def service_client(session: boto3.session.Session, service: str, target: AwsTarget) -> Any:
+    """A boto3 client of `service` for `target`; a missing region or a bad endpoint is a usage error."""
     try:
-        return _session(target.region, local=target.local).client(
-            service, endpoint_url=target.endpoint_url, config=CLIENT_CONFIG
-        )
+        return session.client(service, endpoint_url=target.endpoint_url, config=CLIENT_CONFIG)  # type: ignore[call-overload]
     except NoRegionError:
         raise UsageError("no AWS region: pass --region or set AWS_REGION") from None
     except ValueError as exc:  # botocore's answer to a malformed endpoint URL
         raise UsageError(f"invalid --endpoint-url: {exc}") from None
 
 
-def _session(region: str | None, *, local: bool) -> boto3.session.Session:
+def session_for(region: str | None, *, local: bool) -> boto3.session.Session:
     if local:
         return boto3.session.Session(
             region_name=region, aws_access_key_id=LOCAL_ACCESS_KEY, aws_secret_access_key=LOCAL_ACCESS_KEY
@@ -132,6 +134,7 @@ def _read_local_config(path: Path) -> dict[str, str]:
         raise UsageError(f"{path} is not a JSON object")
     wanted = (
         "clients_table",
+        "policies_table",
         "kms_key_arn",
         "aws_endpoint_url",
         "region",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.operator_cli.arguments import positive_int
-from secure_ai_gateway.operator_cli.aws_target import aws_client, aws_options, resolve_target
+from secure_ai_gateway.operator_cli.aws_target import aws_options, resolve_target, service_client, session_for
 from secure_ai_gateway.operator_cli.commands import reported
 from secure_ai_gateway.operator_cli.output import print_json
 from secure_ai_protocol.command_line import EXIT_OK, CommandFailed, UsageError
@@ -170,7 +170,7 @@ def _redrive(args: argparse.Namespace) -> tuple[DeadLetterRedrive, str, str]:
         raise UsageError(
             "no queues: pass --queue-url and --dead-letter-queue-url, --stack-name NAME or --local"
         )
-    sqs = aws_client(target, "sqs")
+    sqs = service_client(session_for(target.region, local=target.local), "sqs", target)
     return (
         DeadLetterRedrive(target.dead_letter_queue_url, target.queue_url, sqs),
         target.dead_letter_queue_url,

@@ -1,0 +1,1 @@
+"""Screening policies as managed data: versions, the functions' cached lookup, their administration."""
