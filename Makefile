@@ -71,7 +71,7 @@ events: $(VENV)/.synced ## With `make run` going: re-sign events/ (fresh signatu
 	$(BIN)/python -m secure_ai_local.sample_events
 
 .PHONY: demo
-demo: $(VENV)/.synced ## With `make run` going in another terminal: four requests that show what the gateway does
+demo: $(VENV)/.synced ## With `make run` going in another terminal: five steps that show what the gateway does
 	$(BIN)/secure-ai demo --local
 
 .PHONY: lock

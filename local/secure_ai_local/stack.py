@@ -25,6 +25,7 @@ from typing import Any, Final, Self
 
 import boto3
 
+from secure_ai_client.local_state import EXAMPLE_LOCAL_STATE_NAME
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
@@ -56,7 +57,7 @@ logger = logging.getLogger("secure_ai_local")
 DEFAULT_STATE_DIR: Final = REPOSITORY_ROOT / ".secure-ai"
 STATE_FILE_NAME: Final = "local.json"
 # The same document for the client on the example policy: `secure-ai ask --local-state` takes it.
-EXAMPLE_STATE_FILE_NAME: Final = "local-docs.json"
+EXAMPLE_STATE_FILE_NAME: Final = EXAMPLE_LOCAL_STATE_NAME
 OPENAI_DEFAULT_BASE_URL: Final = "https://api.openai.com/v1"
 DEMO_CLIENT_ID: Final = "local-demo"
 DEMO_SCOPES: Final = ("chat:complete", "output:validate")

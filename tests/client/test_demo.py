@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
-from secure_ai_client.demo import QueueTarget, run_demo
+from secure_ai_client.demo import POLICY_PROMPT, QueueTarget, run_demo
 from secure_ai_client.errors import RateLimited, SecureAIError
 from secure_ai_client.results import ChatResult
 from tests.client.fake_gateway import ALLOW_VERDICT, BLOCK_VERDICT
@@ -48,11 +48,17 @@ class StubbedClient:
     base_url: str = "http://127.0.0.1:3000/prod"
     key_id: str = "local-demo.1"
     mode: str = "server"
+    # Which link the client's policy trusts: the demo client's default policy trusts none.
+    policy: str = "default"
 
     def chat_completions(self, *, model: str, messages: list[dict[str, str]]) -> ChatResult:
         if self.failure is not None:
             raise self.failure
         prompt = messages[-1]["content"]
+        if prompt == POLICY_PROMPT:
+            if self.policy == "docs-links":
+                return chat_result(ALLOW_VERDICT, prompt)
+            return chat_result(BLOCK_VERDICT, None)
         if "[demo:block]" in prompt:
             return chat_result(BLOCK_VERDICT, None)
         if "[demo:redact]" in prompt:
@@ -112,6 +118,8 @@ def demo(
     dynamodb: FakeDynamoDB | None = None,
     *,
     queue: bool = True,
+    policy_client: StubbedClient | None = None,
+    policy: bool = True,
 ) -> tuple[bool, str]:
     events = events or FakeEvents()
     dynamodb = dynamodb or FakeDynamoDB(events)
@@ -126,6 +134,12 @@ def demo(
         target,
         out,
         setup_problem=None if queue else "local.json has no 'event_bus_name'",
+        policy_client=cast(
+            "SecureAIClient", policy_client or StubbedClient(key_id="local-docs.1", policy="docs-links")
+        )
+        if policy
+        else None,
+        policy_problem=None if policy else "local-docs.json not found",
         clock=clock,
         sleep=clock.sleep,
     )
@@ -141,7 +155,10 @@ def test_a_demo_where_every_step_behaves_succeeds_and_says_what_each_showed() ->
     assert "verdict     redact — findings: email, phone" in printed
     assert "answer      (withheld by the gateway; finish_reason content_filter)" in printed
     assert "verdict     block — findings: aws_access_key, aws_secret_key  (stored after 0.5 s)" in printed
-    assert printed.rstrip().endswith("4 of 4 steps behaved as expected.")
+    assert "verdict     local-demo.1 (default): block" in printed
+    assert "verdict     local-docs.1 (docs-links): allow — no findings" in printed
+    assert "ok: the default policy withholds the link, docs-links releases it" in printed
+    assert printed.rstrip().endswith("5 of 5 steps behaved as expected.")
 
 
 def test_the_queued_text_carries_a_fake_key_pair_under_a_fresh_id_and_is_not_printed() -> None:
@@ -161,7 +178,7 @@ def test_a_decision_other_than_expected_fails_the_demo() -> None:
 
     assert not ok
     assert "UNEXPECTED: the gateway decided allow, the demo expects redact" in printed
-    assert "3 of 4 steps behaved as expected." in printed
+    assert "4 of 5 steps behaved as expected." in printed
 
 
 def test_a_refused_request_is_reported_with_its_retry_time_and_fails_the_demo() -> None:
@@ -169,7 +186,7 @@ def test_a_refused_request_is_reported_with_its_retry_time_and_fails_the_demo() 
 
     assert not ok
     assert "failed      429 too_many_requests; retry after 2 s" in printed
-    assert "1 of 4 steps behaved as expected." in printed
+    assert "1 of 5 steps behaved as expected." in printed
 
 
 def test_without_a_bus_step_4_is_skipped_with_the_reason_and_the_demo_fails() -> None:
@@ -205,3 +222,18 @@ def test_aws_failures_are_reported_by_their_error_code() -> None:
     ok, printed = demo(events=FakeEvents(failed_entries=1))
     assert not ok
     assert "EventBridge rejected the event" in printed
+
+
+def test_without_the_example_client_the_policy_step_is_skipped_with_the_reason_and_the_demo_fails() -> None:
+    ok, printed = demo(policy=False)
+
+    assert not ok
+    assert "skipped     local-docs.json not found" in printed
+    assert "4 of 5 steps behaved as expected." in printed
+
+
+def test_a_policy_that_changes_nothing_fails_the_policy_step() -> None:
+    ok, printed = demo(policy_client=StubbedClient(key_id="local-docs.1"))
+
+    assert not ok
+    assert "UNEXPECTED: the demo expects block under default and allow under docs-links" in printed

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from secure_ai_client.cli import main
+from secure_ai_client.local_state import EXAMPLE_LOCAL_STATE_NAME
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,9 @@ def test_the_demo_shows_every_path_and_succeeds(
     assert "verdict     allow — no findings" in printed
     assert "verdict     redact — findings: email, phone" in printed
     assert "verdict     block — findings: aws_access_key, aws_secret_key" in printed
-    assert "4 of 4 steps behaved as expected." in printed
+    assert "verdict     local-demo.1 (default): block — findings: exfiltration_link" in printed
+    assert "verdict     local-docs.1 (docs-links): allow — no findings" in printed
+    assert "5 of 5 steps behaved as expected." in printed
 
 
 def test_the_demo_fails_step_4_clearly_when_local_json_names_no_bus(
@@ -52,10 +55,14 @@ def test_the_demo_fails_step_4_clearly_when_local_json_names_no_bus(
     incomplete = tmp_path / "local.json"
     incomplete.write_text(json.dumps(document))
     incomplete.chmod(0o600)
+    # ...beside the example client's file, as the stack writes it
+    example = tmp_path / EXAMPLE_LOCAL_STATE_NAME
+    example.write_text(demo_state_path.with_name(EXAMPLE_LOCAL_STATE_NAME).read_text())
+    example.chmod(0o600)
 
     code = main(["demo", "--local-state", str(incomplete)])
 
     printed = capsys.readouterr().out
     assert code == 1
     assert "has no 'event_bus_name'" in printed
-    assert "3 of 4 steps behaved as expected." in printed
+    assert "4 of 5 steps behaved as expected." in printed

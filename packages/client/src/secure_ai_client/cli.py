@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING, Final
 
 from secure_ai_client.demo import QueueTarget, run_demo
 from secure_ai_client.errors import RateLimited, SecureAIError
-from secure_ai_client.local_state import DEFAULT_LOCAL_STATE, LocalState, read_local_state
+from secure_ai_client.local_state import (
+    DEFAULT_LOCAL_STATE,
+    EXAMPLE_LOCAL_STATE_NAME,
+    LocalState,
+    read_local_state,
+)
 from secure_ai_protocol.command_line import (
     ENTRY_POINT_GROUP,
     EXIT_FAILED,
@@ -45,7 +50,7 @@ if TYPE_CHECKING:
     from secure_ai_protocol.command_line import SubParsers
 
 DEFAULT_MODEL: Final = "default"  # the gateway's alias for its configured default model
-# Keys of .secure-ai/local.json that step 4 of the demo needs besides the client's own.
+# Keys of .secure-ai/local.json that the demo's queue step needs besides the client's own.
 BUS_NAME_KEY: Final = "event_bus_name"
 VERDICTS_TABLE_KEY: Final = "verdicts_table"
 
@@ -168,15 +173,36 @@ def run_demo_command(args: argparse.Namespace) -> int:
         return _fail(
             "the demo runs against the local stack: pass --local (start it with make run)", EXIT_USAGE
         )
+    state_path = args.local_state or DEFAULT_LOCAL_STATE
     try:
-        state = read_local_state(args.local_state or DEFAULT_LOCAL_STATE)
+        state = read_local_state(state_path)
         client = SecureAIClient(**state.client_arguments("server"))
     except (SecureAIError, ValueError) as error:
         return _fail(str(error), EXIT_USAGE)
     queue, problem = _queue_target(state)
+    policy_client, policy_problem = _example_client(state_path.with_name(EXAMPLE_LOCAL_STATE_NAME))
     with client:
-        ok = run_demo(client, queue, sys.stdout, setup_problem=problem)
+        ok = run_demo(
+            client,
+            queue,
+            sys.stdout,
+            setup_problem=problem,
+            policy_client=policy_client,
+            policy_problem=policy_problem,
+        )
+    if policy_client is not None:
+        policy_client.close()
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _example_client(path: Path) -> tuple[SecureAIClient | None, str | None]:
+    """The local stack's client on the example policy, from its state file, or why there is none."""
+    from secure_ai_client.client import SecureAIClient  # noqa: PLC0415 - see the module docstring
+
+    try:
+        return SecureAIClient(**read_local_state(path).client_arguments("server")), None
+    except (SecureAIError, ValueError) as error:
+        return None, str(error)
 
 
 def _queue_target(state: LocalState) -> tuple[QueueTarget | None, str | None]:

@@ -1,9 +1,11 @@
 """`secure-ai demo`: the gateway's paths, shown one by one against the local stack.
 
 1. a signed, encrypted completion; 2. an answer screening redacts; 3. one it blocks (the stub
-model's `[demo:redact]` and `[demo:block]` triggers); 4. a validation through the queue:
-EventBridge `ValidateOutput` → SQS → validator → the verdicts table. Each step says what happened
-and whether it is what the gateway should do; the run fails if any step does not.
+model's `[demo:redact]` and `[demo:block]` triggers); 4. the same answer for two clients on two
+policies: a link carrying data to docs.example.com, blocked under the built-in default, released
+under the local stack's example policy `docs-links`, which allow-lists the host; 5. a validation
+through the queue: EventBridge `ValidateOutput` → SQS → validator → the verdicts table. Each step
+says what happened and whether it is what the gateway should do; the run fails if any step does not.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _FAKE_KEY_PAIR: Final = (
     "aws_secret_access_key = " + "demoOnly" + "/NotARealKey+" + "Queue0123456789abcd"
 )
 _LABEL_WIDTH: Final = 11
+# The stub model echoes it: a link with data in its query, to the host the example policy allows.
+POLICY_PROMPT: Final = "Read [the guide](https://docs.example.com/guide?ref=Zm9vYmFyYmF6cXV4)."
 
 
 @dataclass(frozen=True)
@@ -98,15 +102,19 @@ def run_demo(
     out: TextIO,
     *,
     setup_problem: str | None = None,
+    policy_client: SecureAIClient | None = None,
+    policy_problem: str | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     verdict_wait_seconds: float = VERDICT_WAIT_SECONDS,
 ) -> bool:
     """Run every step, print what happened; True when each behaved as expected.
 
-    `queue` None (with `setup_problem` saying why) fails step 4 without sending anything.
+    `policy_client` is the client on the example policy; None (with `policy_problem` saying why)
+    fails the policy step. `queue` None (with `setup_problem` saying why) fails the queue step
+    without sending anything.
     """
-    total = len(CHAT_STEPS) + 1
+    total = len(CHAT_STEPS) + 2
     _write(out, f"secure-ai demo against {client.base_url} as {client.key_id} ({client.mode} mode)\n")
     _write(
         out,
@@ -120,6 +128,14 @@ def run_demo(
         step = _run_chat_step(client, chat_step)
         _report(out, step)
         passed += step.ok
+    _write(out, f"\n[{total - 1}/{total}] The same answer for two clients, on two policies\n")
+    if policy_client is None:
+        step = Step()
+        step.say("skipped", policy_problem or "no client on the example policy")
+    else:
+        step = _run_policy_step(client, policy_client)
+    _report(out, step)
+    passed += step.ok
     _write(
         out,
         f"\n[{total}/{total}] Validation through the queue: EventBridge -> SQS -> validator -> verdicts\n",
@@ -158,6 +174,34 @@ def _run_chat_step(client: SecureAIClient, chat_step: ChatStep) -> Step:
         chat_step.expected == "block"
     )
     step.say("result", _outcome(step.ok, chat_step.expected, result.verdict.decision))
+    return step
+
+
+def _run_policy_step(client: SecureAIClient, policy_client: SecureAIClient) -> Step:
+    step = Step()
+    step.say("prompt", json.dumps(POLICY_PROMPT))
+    step.say("why", "data in a link's query: a way out, unless the host is one the policy trusts")
+    ok = True
+    for asking, policy, expected in ((client, "default", "block"), (policy_client, "docs-links", "allow")):
+        try:
+            result = asking.chat_completions(
+                model=MODEL, messages=[{"role": "user", "content": POLICY_PROMPT}]
+            )
+        except SecureAIError as error:
+            step.say("failed", f"{asking.key_id}: {error}")
+            return step
+        decision = result.verdict.decision
+        step.say(
+            "verdict", f"{asking.key_id} ({policy}): {_verdict_text(decision, result.verdict.finding_types)}"
+        )
+        ok = ok and decision == expected and (result.text is None) == (expected == "block")
+    step.ok = ok
+    step.say(
+        "result",
+        "ok: the default policy withholds the link, docs-links releases it"
+        if ok
+        else "UNEXPECTED: the demo expects block under default and allow under docs-links",
+    )
     return step
 
 

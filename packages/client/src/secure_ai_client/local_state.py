@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 DEFAULT_LOCAL_STATE: Final = Path(".secure-ai") / "local.json"
+# Beside it, the same document for the local stack's second client, on the example policy.
+EXAMPLE_LOCAL_STATE_NAME: Final = "local-docs.json"
 # Fixed fake credentials for the local moto endpoint (as `secure-ai clients --local` uses).
 LOCAL_ACCESS_KEY: Final = "secure-ai-local"
 _REQUIRED: Final = (
