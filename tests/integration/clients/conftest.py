@@ -23,21 +23,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    """The clock every adapter under test reads; tests move it by hand."""
-    return FakeClock()
-
-
-@pytest.fixture
 def kms(aws_stack: ProvisionedStack) -> KMSClient:
     """A KMS client on moto."""
     return boto3.client("kms", region_name=REGION)
-
-
-@pytest.fixture
-def dynamodb(aws_stack: ProvisionedStack) -> DynamoDBClient:
-    """A DynamoDB client on moto."""
-    return boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture

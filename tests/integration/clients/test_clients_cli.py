@@ -9,7 +9,6 @@ import logging
 import socket
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,21 +26,12 @@ from secure_ai_local.provision import ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import StackTemplate
 from secure_ai_protocol.credentials import ClientCredentials, SecretFile, read_credentials_file
 from secure_ai_protocol.errors import DependencyUnavailable
+from tests.cli_run import Run, secure_ai
 from tests.gateway.client_registry.fakes import FakeClock
 from tests.integration.clients.aws_doubles import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 @pytest.fixture
@@ -57,10 +47,7 @@ def cli(aws_stack: ProvisionedStack, capsys: pytest.CaptureFixture[str]) -> Any:
     ]
 
     def run(*argv: str, aws: bool = True) -> Run:
-        capsys.readouterr()
-        code = main([*argv, *target] if aws else list(argv))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return secure_ai(capsys, [*argv, *target] if aws else list(argv))
 
     return run
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 
 from secure_ai_gateway.adapters.client_store import ClientStore
@@ -12,22 +11,11 @@ from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_local.provision import ProvisionedStack
 from tests.gateway.client_registry.fakes import FakeClock
-from tests.integration.clients.aws_doubles import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 OPERATOR = "arn:aws:iam::123456789012:user/alice"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def dynamodb(aws_stack: ProvisionedStack) -> DynamoDBClient:
-    return boto3.client("dynamodb", region_name=REGION)
 
 
 @pytest.fixture

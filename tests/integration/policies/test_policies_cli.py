@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +14,13 @@ from secure_ai_client.cli import main
 from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.operator_cli.aws_target import resolve_target
 from secure_ai_local.provision import ProvisionedStack
+from tests.cli_run import Run, secure_ai
 from tests.gateway.client_registry.fakes import client_record
 from tests.integration.clients.aws_doubles import REGION
 
 # What STS answers under moto for the test credentials.
 MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
 DOCS = {"allowed_hosts": ["docs.example.com"], "deny_terms": ["Project Falcon"]}
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
 
 
 @pytest.fixture
@@ -42,10 +32,7 @@ def cli(aws_stack: ProvisionedStack, capsys: pytest.CaptureFixture[str]) -> Any:
     ]
 
     def run(*argv: str) -> Run:
-        capsys.readouterr()
-        code = main([*argv, *target])
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return secure_ai(capsys, [*argv, *target])
 
     return run
 
