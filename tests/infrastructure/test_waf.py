@@ -13,7 +13,7 @@ from secure_ai_gateway.api.statuses import public_body_of
 from secure_ai_gateway.services.completion import MAX_REQUEST_BODY_BYTES
 from secure_ai_gateway.services.validator import MAX_VALIDATE_BODY_BYTES
 from secure_ai_local.stack_template import StackTemplate
-from secure_ai_protocol.errors import PayloadTooLarge, QuotaExceeded
+from secure_ai_protocol.errors import Forbidden, PayloadTooLarge, QuotaExceeded
 from secure_ai_protocol.routes import CHAT_ROUTE
 
 # A body over its route's cap is refused by the function anyway; WAF's margin above the cap only
@@ -131,6 +131,21 @@ def test_the_size_and_rate_blocks_answer_with_the_functions_own_bodies(stack_tem
         body = bodies[response["CustomResponseBodyKey"]]
         assert body["ContentType"] == "APPLICATION_JSON"
         assert json.loads(body["Content"]) == public_body_of(kind)
+
+
+def test_the_reputation_groups_blocking_rules_answer_with_the_functions_own_403_body(
+    stack_template: StackTemplate,
+) -> None:
+    statement = rules(stack_template)["AmazonIpReputationList"]["Statement"]["ManagedRuleGroupStatement"]
+    overrides = {override["Name"]: override["ActionToUse"] for override in statement["RuleActionOverrides"]}
+    # The group's rules that block by default; the DDoS list only counts, and is left to count.
+    assert set(overrides) == {"AWSManagedIPReputationList", "AWSManagedReconnaissanceList"}
+    bodies = web_acl(stack_template)["CustomResponseBodies"]
+    for action in overrides.values():
+        response = action["Block"]["CustomResponse"]
+        assert response["ResponseCode"] == 403
+        body = bodies[response["CustomResponseBodyKey"]]
+        assert json.loads(body["Content"]) == public_body_of(Forbidden)
 
 
 def test_every_rule_and_the_acl_publish_metrics_and_samples(stack_template: StackTemplate) -> None:
