@@ -70,25 +70,26 @@ class ModelSettings(FunctionSettings):
     model_max_retries: int = Field(alias="MODEL_MAX_RETRIES", ge=0, le=3)
 
 
-class CompletionSettings(ModelSettings):
+class ScreeningSettings(ModelSettings):
+    """What both screening functions need: policies, the request envelopes' keys, the digest key."""
+
+    policies_table: NonEmpty = Field(alias="POLICIES_TABLE")
+    request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
+    rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
+
+
+class CompletionSettings(ScreeningSettings):
     """What the completion function needs."""
 
     clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
     usage_table: NonEmpty = Field(alias="USAGE_TABLE")
-    policies_table: NonEmpty = Field(alias="POLICIES_TABLE")
-    request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
-    rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
     default_model: NonEmpty = Field(alias="DEFAULT_MODEL")
-    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
 
 
-class ValidatorSettings(ModelSettings):
+class ValidatorSettings(ScreeningSettings):
     """What the validator function needs."""
 
     verdicts_table: NonEmpty = Field(alias="VERDICTS_TABLE")
-    policies_table: NonEmpty = Field(alias="POLICIES_TABLE")
     idempotency_table: NonEmpty = Field(alias="IDEMPOTENCY_TABLE")
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
-    request_key_arn: KmsKeyArn = Field(alias="REQUEST_KEY_ARN")
-    rsa_key_arn: KmsKeyArn = Field(alias="RSA_KEY_ARN")
-    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")

@@ -16,7 +16,7 @@ Deleting a policy deletes its head only (conditional in the same way); its versi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -87,26 +87,15 @@ class PolicyStore:
 
     def heads(self) -> Iterator[PolicyVersion]:
         """The current version of every policy (a Scan: for operators, not for request paths)."""
-        start_key: dict[str, AttributeValueTypeDef] | None = None
-        while True:
-            scan: dict[str, Any] = {
-                "TableName": self._table,
-                "ConsistentRead": True,
-                "FilterExpression": "#v = :head",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {":head": {"N": str(HEAD_VERSION)}},
-            }
-            if start_key is not None:
-                scan["ExclusiveStartKey"] = start_key
-            try:
-                page = self._dynamodb.scan(**scan)
-            except (BotoCoreError, ClientError) as exc:
-                raise DependencyUnavailable(UNAVAILABLE) from exc
-            for item in page.get("Items", []):
-                yield _checked(item, None)
-            start_key = page.get("LastEvaluatedKey")
-            if not start_key:
-                return
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "FilterExpression": "#v = :head",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":head": {"N": str(HEAD_VERSION)}},
+        }
+        for item in self._items(self._dynamodb.scan, scan, one_page=False):
+            yield _checked(item, None)
 
     def write_version(self, new: PolicyVersion, *, read_current: int | None) -> None:
         """Store `new` and make it current, in one transaction.
@@ -164,32 +153,36 @@ class PolicyStore:
             raise DependencyUnavailable(UNAVAILABLE) from exc
 
     def _query(self, policy_id: str, *, newest_first: bool, limit: int | None) -> Iterator[PolicyVersion]:
-        start_key: dict[str, AttributeValueTypeDef] | None = None
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "KeyConditionExpression": "policy_id = :id AND #v > :head",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {
+                ":id": {"S": policy_id},
+                ":head": {"N": str(HEAD_VERSION)},
+            },
+            "ScanIndexForward": not newest_first,
+        }
+        if limit is not None:
+            query["Limit"] = limit
+        for item in self._items(self._dynamodb.query, query, one_page=limit is not None):
+            yield _checked(item, policy_id)
+
+    def _items(
+        self, read: Callable[..., Any], request: dict[str, Any], *, one_page: bool
+    ) -> Iterator[dict[str, AttributeValueTypeDef]]:
+        """The items of a Scan or Query, page after page (or the first page only)."""
         while True:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "ConsistentRead": True,
-                "KeyConditionExpression": "policy_id = :id AND #v > :head",
-                "ExpressionAttributeNames": {"#v": "version"},
-                "ExpressionAttributeValues": {
-                    ":id": {"S": policy_id},
-                    ":head": {"N": str(HEAD_VERSION)},
-                },
-                "ScanIndexForward": not newest_first,
-            }
-            if limit is not None:
-                query["Limit"] = limit
-            if start_key is not None:
-                query["ExclusiveStartKey"] = start_key
             try:
-                page = self._dynamodb.query(**query)
+                page = read(**request)
             except (BotoCoreError, ClientError) as exc:
                 raise DependencyUnavailable(UNAVAILABLE) from exc
-            for item in page.get("Items", []):
-                yield _checked(item, policy_id)
+            yield from page.get("Items", [])
             start_key = page.get("LastEvaluatedKey")
-            if limit is not None or not start_key:
+            if one_page or not start_key:
                 return
+            request = {**request, "ExclusiveStartKey": start_key}
 
 
 def _key(policy_id: str, version: int) -> dict[str, AttributeValueTypeDef]:
