@@ -81,3 +81,11 @@ class DependencyUnavailable(ProtocolError):
 
 class ConfigurationError(ProtocolError):
     """A setting is missing or malformed; raised at cold start."""
+
+
+class DeviceLimitReached(ProtocolError):
+    """The user already has as many active devices as the app allows (a 409 that names the limit)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__("device_limit")
+        self.limit = limit

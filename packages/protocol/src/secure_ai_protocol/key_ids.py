@@ -15,6 +15,10 @@ from secure_ai_protocol.errors import SignatureRejected
 
 MAX_KEY_VERSION: Final = 999_999
 CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
+# Device ids are client ids in a reserved namespace: `dev-` and 26 lower-case base32 letters (130
+# random bits). No operator-created client may start with `dev-` (client_registry.admin refuses it).
+DEVICE_ID_PREFIX: Final = "dev-"
+DEVICE_ID_PATTERN: Final = r"^dev-[a-z2-7]{26}$"
 _KEY_ID: Final = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,5})")
 MAX_KEY_ID_LENGTH: Final = 64 + 1 + len(str(MAX_KEY_VERSION))
 
@@ -36,6 +40,11 @@ def parse_key_id(key_id: str) -> KeyId:
     if match is None:
         raise SignatureRejected("keyid")
     return KeyId(match[1], int(match[2]))
+
+
+def is_device_id(client_id: str) -> bool:
+    """Whether `client_id` names an enrolled device rather than an operator-created client."""
+    return client_id.startswith(DEVICE_ID_PREFIX)
 
 
 def format_key_id(client_id: str, version: int) -> str:

@@ -12,3 +12,5 @@ from typing import Final
 CHAT_ROUTE: Final = "/v1/chat/completions"  # POST, signed: a sealed chat completion
 VALIDATE_ROUTE: Final = "/v1/validate"  # POST, signed: screen a text (JSON or sealed)
 PUBLIC_KEY_ROUTE: Final = "/v1/keys/public"  # GET, open: the RSA key mobile and web clients seal to
+DEVICES_ROUTE: Final = "/v1/devices"  # POST, OIDC bearer token: enroll a device, get its key
+DEVICE_RENEWAL_ROUTE: Final = "/v1/devices/renew"  # POST, signed by the device's key: its next key
