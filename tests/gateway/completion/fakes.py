@@ -56,10 +56,19 @@ class FakeLedger:
 
     reserved: list[int] = field(default_factory=list)
     settled: list[int] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    refuse: dict[str, Exception] = field(default_factory=dict)
 
     def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation:
+        if client_id in self.refuse:
+            raise self.refuse[client_id]
         self.reserved.append(tokens)
+        self.accounts.append(client_id)
         return Reservation(client_id=client_id, period="2026-01-01", tokens=tokens)
+
+    def cancel(self, reservation: Reservation) -> None:
+        self.cancelled.append(reservation.client_id)
 
     def settle(self, reservation: Reservation, used_tokens: int) -> None:
         self.settled.append(used_tokens)

@@ -27,6 +27,9 @@ class FakeKey:
     secret: bytes
     client_id: str
     scopes: tuple[str, ...]
+    app_id: str = ""
+    device_id: str = ""
+    user_ref: str = ""
 
 
 @dataclass
@@ -73,6 +76,19 @@ def test_a_valid_signature_is_authorized_with_its_client_key_nonce_digest_and_sc
         nonce=call.nonce,
         content_digest=dict(call.headers())["Content-Digest"],
         scopes=("chat:complete",),
+    )
+
+
+def test_a_device_signature_is_attributed_to_its_app_user_and_device() -> None:
+    device = "dev-" + "a" * 26
+    keys = FakeKeys({f"{device}.2": FakeKey(SECRET, device, ("chat:complete",), "app-1", device, "f" * 32)})
+    call = SignedCall(secret=SECRET, key_id=f"{device}.2", created=NOW)
+    context = make_authorizer(keys=keys).authorize(authorizer_event(call)).context()
+    assert (context["client_id"], context["app_id"], context["device_id"], context["user_ref"]) == (
+        device,
+        "app-1",
+        device,
+        "f" * 32,
     )
 
 
@@ -138,6 +154,9 @@ def test_the_allow_policy_names_exactly_the_method_arn_and_carries_the_context()
         "nonce": "n" * 22,
         "content_digest": "sha-256=:AAAA:",
         "scopes": "a b",
+        "app_id": "app-1",
+        "device_id": "",
+        "user_ref": "",
     }
 
 

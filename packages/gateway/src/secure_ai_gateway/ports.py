@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from secure_ai_gateway.client_registry.records import ClientRecord
+    from secure_ai_gateway.device_registry.records import DeviceRecord
     from secure_ai_gateway.screening.policy import Policy
     from secure_ai_protocol.wire.chat import ChatCompletionRequest
 
@@ -68,6 +69,14 @@ class ClientRecords(Protocol):
         ...
 
 
+class DeviceRecords(Protocol):
+    """Where enrolled devices come from (secure_ai_gateway.adapters.device_store.DeviceStore)."""
+
+    def get(self, device_id: str) -> DeviceRecord | None:
+        """The device's record, or None."""
+        ...
+
+
 class SecretUnsealer(Protocol):
     """Unseals a key version's secret (secure_ai_gateway.adapters.secret_sealing.SecretSealer)."""
 
@@ -95,6 +104,8 @@ class Ledger(Protocol):
     """Reserves and settles token budgets (secure_ai_gateway.adapters.quota.UsageLedger)."""
 
     def reserve(self, client_id: str, tokens: int, budget: Budget, now: float) -> Reservation: ...
+
+    def cancel(self, reservation: Reservation) -> None: ...
 
     def settle(self, reservation: Reservation, used_tokens: int) -> None: ...
 
@@ -128,6 +139,15 @@ class VerificationKey(Protocol):
 
     @property
     def scopes(self) -> tuple[str, ...]: ...
+
+    @property
+    def app_id(self) -> str: ...
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def user_ref(self) -> str: ...
 
 
 class KeyResolver(Protocol):

@@ -5,6 +5,7 @@ Item shape (attribute → DynamoDB type):
     client_id S · status S ("active" | "revoked") · scopes L of S · allowed_models L of S
     max_tokens N · token_budget N · request_budget N · policy_id S · created_at N
     key_versions M: "<version>" → M {sealed_secret B, status S, not_before N, [not_after N], created_at N}
+    [enrollment S]: the app's EnrollmentSettings as compact JSON (absent: no device enrollment)
 
 Every write is conditional and touches only the map entries it means to change, so two admins
 racing cannot overwrite each other's key versions: the loser gets a `ClientConflict` and retries.
@@ -15,23 +16,38 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client as default_dynamodb_client
-from secure_ai_gateway.client_registry.records import ClientConflict, ClientRecord, KeyVersion
+from secure_ai_gateway.adapters.dynamodb_items import (
+    CONDITION_FAILED,
+    MalformedItem,
+    binary,
+    error_code,
+    mapping,
+    number,
+    old_item,
+    string,
+    strings,
+)
+from secure_ai_gateway.client_registry.records import (
+    ClientConflict,
+    ClientRecord,
+    EnrollmentSettings,
+    KeyVersion,
+)
 from secure_ai_protocol.errors import DependencyUnavailable, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 _VERSION_KEY = re.compile(r"[1-9][0-9]{0,5}")
 
 
-class MalformedClientRecord(ValueError):
+class MalformedClientRecord(MalformedItem):
     """An item in the clients table does not have the shape this module writes."""
 
 
@@ -62,7 +78,7 @@ class ClientStore:
                 ConditionExpression="attribute_not_exists(client_id)",
             )
         except ClientError as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
                 raise ClientConflict("client_exists") from exc
             raise DependencyUnavailable("clients_store_unavailable") from exc
         except BotoCoreError as exc:
@@ -102,9 +118,9 @@ class ClientStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise DependencyUnavailable("clients_store_unavailable") from exc
-            old = _old_item(exc)
+            old = old_item(exc)
             if old is None:
                 raise NotFound("unknown_client") from exc
             if old.get("status") != {"S": "active"}:
@@ -145,7 +161,34 @@ class ClientStore:
                 ExpressionAttributeValues={":policy": {"S": policy_id}},
             )
         except ClientError as exc:
-            if _error_code(exc) == _CONDITION_FAILED:
+            if error_code(exc) == CONDITION_FAILED:
+                raise NotFound("unknown_client") from exc
+            raise DependencyUnavailable("clients_store_unavailable") from exc
+        except BotoCoreError as exc:
+            raise DependencyUnavailable("clients_store_unavailable") from exc
+
+    def set_enrollment(self, client_id: str, settings: EnrollmentSettings | None) -> None:
+        """Allow device enrollment under `settings`, or stop it (None); raise NotFound("unknown_client")."""
+        try:
+            if settings is None:
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key={"client_id": {"S": client_id}},
+                    UpdateExpression="REMOVE #e",
+                    ConditionExpression="attribute_exists(client_id)",
+                    ExpressionAttributeNames={"#e": "enrollment"},
+                )
+            else:
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key={"client_id": {"S": client_id}},
+                    UpdateExpression="SET #e = :enrollment",
+                    ConditionExpression="attribute_exists(client_id)",
+                    ExpressionAttributeNames={"#e": "enrollment"},
+                    ExpressionAttributeValues={":enrollment": {"S": settings.model_dump_json()}},
+                )
+        except ClientError as exc:
+            if error_code(exc) == CONDITION_FAILED:
                 raise NotFound("unknown_client") from exc
             raise DependencyUnavailable("clients_store_unavailable") from exc
         except BotoCoreError as exc:
@@ -184,17 +227,17 @@ class ClientStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _error_code(exc) != _CONDITION_FAILED:
+            if error_code(exc) != CONDITION_FAILED:
                 raise DependencyUnavailable("clients_store_unavailable") from exc
             # No old item at all means the client itself is missing, whatever was asked.
-            raise NotFound(missing_reason if _old_item(exc) is not None else "unknown_client") from exc
+            raise NotFound(missing_reason if old_item(exc) is not None else "unknown_client") from exc
         except BotoCoreError as exc:
             raise DependencyUnavailable("clients_store_unavailable") from exc
 
 
 def record_to_item(record: ClientRecord) -> dict[str, AttributeValueTypeDef]:
     """The DynamoDB item for `record`."""
-    return {
+    item: dict[str, AttributeValueTypeDef] = {
         "client_id": {"S": record.client_id},
         "status": {"S": record.status},
         "scopes": {"L": [{"S": scope} for scope in record.scopes]},
@@ -208,6 +251,9 @@ def record_to_item(record: ClientRecord) -> dict[str, AttributeValueTypeDef]:
             "M": {str(key.version): key_version_to_attribute(key) for key in record.key_versions}
         },
     }
+    if record.enrollment is not None:
+        item["enrollment"] = {"S": record.enrollment.model_dump_json()}
+    return item
 
 
 def key_version_to_attribute(key: KeyVersion) -> AttributeValueTypeDef:
@@ -226,22 +272,27 @@ def key_version_to_attribute(key: KeyVersion) -> AttributeValueTypeDef:
 def item_to_record(item: Mapping[str, Any]) -> ClientRecord:
     """Parse a DynamoDB item; raise MalformedClientRecord if it is not one this module wrote."""
     try:
-        versions = _map(item, "key_versions")
+        versions = mapping(item, "key_versions")
         keys = sorted(
-            (_key_version(name, value) for name, value in versions.items()), key=lambda key: key.version
+            (item_key_version(name, value) for name, value in versions.items()), key=lambda key: key.version
         )
         return ClientRecord.model_validate(
             {
-                "client_id": _string(item, "client_id"),
-                "status": _string(item, "status"),
-                "scopes": _strings(item, "scopes"),
-                "allowed_models": _strings(item, "allowed_models"),
-                "max_tokens": _number(item, "max_tokens"),
-                "token_budget": _number(item, "token_budget"),
-                "request_budget": _number(item, "request_budget"),
-                "policy_id": _string(item, "policy_id"),
-                "created_at": _number(item, "created_at"),
+                "client_id": string(item, "client_id"),
+                "status": string(item, "status"),
+                "scopes": strings(item, "scopes"),
+                "allowed_models": strings(item, "allowed_models"),
+                "max_tokens": number(item, "max_tokens"),
+                "token_budget": number(item, "token_budget"),
+                "request_budget": number(item, "request_budget"),
+                "policy_id": string(item, "policy_id"),
+                "created_at": number(item, "created_at"),
                 "key_versions": tuple(keys),
+                "enrollment": (
+                    EnrollmentSettings.model_validate_json(string(item, "enrollment"))
+                    if "enrollment" in item
+                    else None
+                ),
             }
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -257,71 +308,18 @@ def _checked_record(item: Mapping[str, Any]) -> ClientRecord:
         raise DependencyUnavailable("client_record_malformed") from exc
 
 
-def _key_version(name: str, value: Any) -> KeyVersion:
+def item_key_version(name: str, value: Any) -> KeyVersion:
+    """Parse one `key_versions` map entry (the map key is the version number)."""
     if not _VERSION_KEY.fullmatch(name):
         raise MalformedClientRecord("key version number")
-    attributes = _map({name: value}, name)
+    attributes = mapping({name: value}, name)
     return KeyVersion.model_validate(
         {
             "version": int(name),
-            "sealed_secret": _binary(attributes, "sealed_secret"),
-            "status": _string(attributes, "status"),
-            "not_before": _number(attributes, "not_before"),
-            "not_after": _number(attributes, "not_after") if "not_after" in attributes else None,
-            "created_at": _number(attributes, "created_at"),
+            "sealed_secret": binary(attributes, "sealed_secret"),
+            "status": string(attributes, "status"),
+            "not_before": number(attributes, "not_before"),
+            "not_after": number(attributes, "not_after") if "not_after" in attributes else None,
+            "created_at": number(attributes, "created_at"),
         }
     )
-
-
-def _typed(attributes: Mapping[str, Any], name: str, kind: str) -> Any:
-    value = attributes[name]
-    if not isinstance(value, Mapping) or set(value) != {kind}:
-        raise MalformedClientRecord(f"attribute {name} is not of type {kind}")
-    return value[kind]
-
-
-def _string(attributes: Mapping[str, Any], name: str) -> str:
-    value = _typed(attributes, name, "S")
-    if not isinstance(value, str):
-        raise MalformedClientRecord(f"attribute {name}")
-    return value
-
-
-def _number(attributes: Mapping[str, Any], name: str) -> int:
-    value = _typed(attributes, name, "N")
-    # int() of a DynamoDB number string: "1.5" or "1e3" is malformed here, never rounded.
-    if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,20}", value):
-        raise MalformedClientRecord(f"attribute {name}")
-    return int(value)
-
-
-def _binary(attributes: Mapping[str, Any], name: str) -> bytes:
-    value = _typed(attributes, name, "B")
-    if not isinstance(value, bytes):
-        raise MalformedClientRecord(f"attribute {name}")
-    return value
-
-
-def _strings(attributes: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    entries = _typed(attributes, name, "L")
-    if not isinstance(entries, list):
-        raise MalformedClientRecord(f"attribute {name}")
-    return tuple(_string({name: entry}, name) for entry in entries)
-
-
-def _map(attributes: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = _typed(attributes, name, "M")
-    if not isinstance(value, Mapping):
-        raise MalformedClientRecord(f"attribute {name}")
-    return value
-
-
-def _old_item(exc: ClientError) -> Mapping[str, Any] | None:
-    """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
-    response: Mapping[str, Any] = exc.response
-    item = response.get("Item")
-    return item if isinstance(item, Mapping) else None
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

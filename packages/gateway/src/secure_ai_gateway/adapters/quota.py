@@ -1,8 +1,9 @@
-"""Per-client daily budgets: reserve the worst case before the model call, settle with real usage.
+"""Daily budgets: reserve the worst case before the model call, settle with real usage.
 
 The arithmetic is pure; `UsageLedger` is the DynamoDB adapter. A reservation is one atomic
 conditional UpdateItem, so concurrent requests cannot together overspend: with a budget of 10
-requests, 50 concurrent calls admit exactly 10.
+requests, 50 concurrent calls admit exactly 10. An account is a client (or an app) by its id, or
+one user of an app (device_registry.user_refs.user_account: the user's ref, never the `sub`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from secure_ai_protocol.errors import DependencyUnavailable, QuotaExceeded
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 USAGE_RETENTION = timedelta(days=35)
 
@@ -72,18 +74,34 @@ class UsageLedger:
             raise DependencyUnavailable("usage_unavailable") from error
         return Reservation(client_id=client_id, period=period, tokens=tokens)
 
+    def cancel(self, reservation: Reservation) -> None:
+        """Give back a reservation whose request never ran: its tokens and its request count."""
+        self._adjust(
+            reservation, "ADD reserved_tokens :delta, requests :minus_one", -reservation.tokens, None
+        )
+
     def settle(self, reservation: Reservation, used_tokens: int) -> None:
         """Replace the reservation with what was really used (0 when the call failed)."""
+        self._adjust(
+            reservation,
+            "ADD reserved_tokens :delta, used_tokens :used",
+            used_tokens - reservation.tokens,
+            used_tokens,
+        )
+
+    def _adjust(self, reservation: Reservation, expression: str, delta: int, used: int | None) -> None:
+        values: dict[str, AttributeValueTypeDef] = {":delta": {"N": str(delta)}}
+        if used is None:
+            values[":minus_one"] = {"N": "-1"}
+        else:
+            values[":used"] = {"N": str(used)}
         try:
             self._dynamodb.update_item(
                 TableName=self._table,
                 Key={"client_id": {"S": reservation.client_id}, "period": {"S": reservation.period}},
-                UpdateExpression="ADD reserved_tokens :delta, used_tokens :used",
-                ExpressionAttributeValues={
-                    ":delta": {"N": str(used_tokens - reservation.tokens)},
-                    ":used": {"N": str(used_tokens)},
-                },
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
             )
         except (ClientError, BotoCoreError) as error:
-            # The request already happened; a lost settlement over-counts (fails closed), never under.
+            # A lost settlement or cancellation over-counts (fails closed), never under.
             raise DependencyUnavailable("usage_unavailable") from error

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from secure_ai_gateway.api.body_integrity import verified_body
 from secure_ai_protocol.errors import Forbidden, Unauthenticated
+from secure_ai_protocol.key_ids import is_device_id
 
 AUTHORIZER_FIELDS = ("client_id", "key_id", "nonce", "content_digest")
 
@@ -63,6 +64,21 @@ class AuthorizedCall:
     scopes: frozenset[str]
     body: str | None = field(repr=False)
     is_base64_encoded: bool
+    # Whose permissions and budgets apply (the client, or an enrolled device's app), and for a
+    # device, which device and the keyed hash of its user ("" otherwise).
+    app_id: str = ""
+    device_id: str = ""
+    user_ref: str = ""
+
+    def __post_init__(self) -> None:
+        # An operator-created client is its own app.
+        if not self.app_id:
+            object.__setattr__(self, "app_id", self.client_id)
+
+    @property
+    def is_device(self) -> bool:
+        """Whether an enrolled device signed the call."""
+        return bool(self.device_id)
 
     @classmethod
     def from_proxy_event(cls, event: Mapping[str, object]) -> AuthorizedCall:
@@ -76,14 +92,28 @@ class AuthorizedCall:
             raise Unauthenticated("no_authorizer_context")
         scopes = authorizer.get("scopes", "")
         body = event.get("body")
+        client_id = str(values["client_id"])
+        app_id, device_id, user_ref = (
+            authorizer.get(name, "") for name in ("app_id", "device_id", "user_ref")
+        )
+        if not all(isinstance(value, str) for value in (app_id, device_id, user_ref)):
+            raise Unauthenticated("no_authorizer_context")
+        # A device's call must say whose device it is; a client's may omit the app (it is the client).
+        if is_device_id(client_id) and not (app_id and device_id == client_id and user_ref):
+            raise Unauthenticated("no_authorizer_context")
+        if device_id and device_id != client_id:
+            raise Unauthenticated("no_authorizer_context")
         return cls(
-            client_id=str(values["client_id"]),
+            client_id=client_id,
             key_id=str(values["key_id"]),
             req_id=str(values["nonce"]),
             content_digest=str(values["content_digest"]),
             scopes=frozenset(scopes.split()) if isinstance(scopes, str) else frozenset(),
             body=body if isinstance(body, str) else None,
             is_base64_encoded=event.get("isBase64Encoded") is True,
+            app_id=str(app_id) or client_id,
+            device_id=str(device_id),
+            user_ref=str(user_ref),
         )
 
     def require_scope(self, scope: str) -> None:

@@ -9,7 +9,7 @@ Times are epoch seconds. The DynamoDB shape of these records lives in
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, Self
+from typing import Annotated, Final, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -29,6 +29,57 @@ EpochSeconds = Annotated[int, Field(ge=0)]
 Status = Literal["active", "revoked"]
 
 DEFAULT_POLICY_ID: Final = "default"
+# The asymmetric JWS algorithms an app may name; `none` and the HMAC family are never accepted.
+ASYMMETRIC_ALGORITHMS: Final = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+LoopbackOrHttpsUrl = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?(/[\x21-\x7e]*)?$",
+        max_length=512,
+    ),
+]
+Origin = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(https://[a-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?$",
+        max_length=256,
+    ),
+]
+Audience = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,256}$")]
+
+
+class EnrollmentSettings(BaseModel):
+    """Whether and how an app's signed-in users enroll devices (docs/enrollment.md).
+
+    One OIDC issuer; the audiences (or Cognito app client ids) whose tokens it accepts; the
+    asymmetric algorithms it signs with; per-user limits; the browser origins it serves. The
+    issuer is `https` (a loopback `http` JWKS address is for the local stack only).
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    issuer: Annotated[str, StringConstraints(pattern=r"^https://[\x21-\x7e]{1,500}$")]
+    audiences: Annotated[tuple[Audience, ...], Field(min_length=1, max_length=16)]
+    algorithms: Annotated[tuple[str, ...], Field(min_length=1, max_length=10)] = ("RS256",)
+    token_use: Literal["id", "access"] | None = None
+    jwks_uri: LoopbackOrHttpsUrl | None = None
+    max_devices: int = Field(default=5, ge=1, le=100)
+    user_token_budget: int = Field(ge=1)
+    user_request_budget: int = Field(ge=1)
+    allowed_origins: Annotated[tuple[Origin, ...], Field(max_length=16)] = ()
+
+    @model_validator(mode="after")
+    def _only_asymmetric_algorithms(self) -> Self:
+        if not set(self.algorithms) <= ASYMMETRIC_ALGORITHMS:
+            raise ValueError("only asymmetric JWS algorithms may verify enrollment tokens")
+        return self
+
+    @property
+    def jwks_address(self) -> str:
+        """Where the issuer publishes its keys: `jwks_uri`, else the OIDC default under the issuer."""
+        return self.jwks_uri or self.issuer.rstrip("/") + "/.well-known/jwks.json"
 
 
 class KeyVersion(BaseModel):
@@ -66,6 +117,7 @@ class ClientRecord(BaseModel):
     policy_id: PolicyId = DEFAULT_POLICY_ID
     created_at: EpochSeconds
     key_versions: tuple[KeyVersion, ...] = ()
+    enrollment: EnrollmentSettings | None = None
 
     @model_validator(mode="after")
     def _versions_are_unique(self) -> Self:
@@ -84,7 +136,16 @@ class ClientRecord(BaseModel):
         return max((key.version for key in self.key_versions), default=0)
 
 
-def usable_key(record: ClientRecord, version: int, now: float) -> KeyVersion:
+class KeyHolder(Protocol):
+    """Anything that holds signing-key versions: a client, or an enrolled device."""
+
+    @property
+    def status(self) -> Status: ...
+
+    def key_version(self, version: int) -> KeyVersion | None: ...
+
+
+def usable_key(record: KeyHolder, version: int, now: float) -> KeyVersion:
     """The key version `version` of `record` if it may verify a signature at `now`.
 
     Raises Unauthenticated with reason "client_revoked", "unknown_key", "revoked_key",

@@ -1,5 +1,9 @@
 """Resolve a signature's `keyid` to the client record and the unsealed 32-byte secret.
 
+A key id in the device namespace (`dev-…`, secure_ai_protocol.key_ids) names an enrolled device:
+its key versions are the device's, and its permissions (scopes, models, policy, budgets) are its
+app's, so revoking either the device or the app refuses it.
+
 A warm authorizer keeps each resolved key for at most `cache_seconds` (60 by default), so KMS
 Decrypt runs at most about once a minute per key, and a revocation, rotation or scope change
 stored in DynamoDB takes effect within that time. The key's own validity window is checked
@@ -16,25 +20,42 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from secure_ai_gateway.client_registry.records import ClientRecord, usable_key
-from secure_ai_gateway.ports import ClientRecords, SecretUnsealer
+from secure_ai_gateway.device_registry.records import DeviceRecord
+from secure_ai_gateway.ports import ClientRecords, DeviceRecords, SecretUnsealer
 from secure_ai_protocol.errors import Unauthenticated
-from secure_ai_protocol.key_ids import format_key_id, parse_key_id
+from secure_ai_protocol.key_ids import format_key_id, is_device_id, parse_key_id
 
 DEFAULT_CACHE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedKey:
-    """A usable signing key: its client's record, its version and its secret."""
+    """A usable signing key: its client's (or device's app's) record, its version and its secret."""
 
     record: ClientRecord
     version: int
     secret: bytes = field(repr=False)
+    device: DeviceRecord | None = None
 
     @property
     def client_id(self) -> str:
-        """The client the key belongs to."""
+        """Who signs: the client, or the device (the key id before `.<version>`)."""
+        return self.device.device_id if self.device is not None else self.record.client_id
+
+    @property
+    def app_id(self) -> str:
+        """Whose permissions and budgets apply: the client itself, or the device's app."""
         return self.record.client_id
+
+    @property
+    def device_id(self) -> str:
+        """The device's id, or "" for an operator-created client."""
+        return self.device.device_id if self.device is not None else ""
+
+    @property
+    def user_ref(self) -> str:
+        """The keyed hash of the device's user, or "" for an operator-created client."""
+        return self.device.user_ref if self.device is not None else ""
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -44,14 +65,23 @@ class ResolvedKey:
     @property
     def key_id(self) -> str:
         """`<client_id>.<version>`, as signed."""
-        return format_key_id(self.record.client_id, self.version)
+        return format_key_id(self.client_id, self.version)
 
 
 @dataclass(frozen=True, slots=True)
 class _CachedKey:
     record: ClientRecord
+    device: DeviceRecord | None
     secret: bytes = field(repr=False)
     loaded_at: float
+
+    def check_usable(self, version: int, now: float) -> None:
+        if self.device is None:
+            usable_key(self.record, version, now)
+            return
+        if self.record.status != "active":
+            raise Unauthenticated("client_revoked")
+        usable_key(self.device, version, now)
 
 
 class SigningKeyResolver:
@@ -64,10 +94,12 @@ class SigningKeyResolver:
         *,
         clock: Callable[[], float],
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
+        devices: DeviceRecords | None = None,
     ) -> None:
         if not math.isfinite(cache_seconds) or cache_seconds < 0:
             raise ValueError("cache_seconds must be a finite number >= 0")
         self._store = store
+        self._devices = devices
         self._sealer = sealer
         self._clock = clock
         self._cache_seconds = cache_seconds
@@ -90,8 +122,8 @@ class SigningKeyResolver:
             with self._loading.hold(key_id):
                 now = self._clock()
                 entry = self._fresh(key_id, now) or self._load(client_id, version, now)
-        usable_key(entry.record, version, now)
-        return ResolvedKey(record=entry.record, version=version, secret=entry.secret)
+        entry.check_usable(version, now)
+        return ResolvedKey(record=entry.record, version=version, secret=entry.secret, device=entry.device)
 
     def _fresh(self, key_id: str, now: float) -> _CachedKey | None:
         with self._entries_lock:
@@ -102,13 +134,16 @@ class SigningKeyResolver:
         return None
 
     def _load(self, client_id: str, version: int, now: float) -> _CachedKey:
-        record = self._store.get(client_id)
+        device = self._device(client_id) if is_device_id(client_id) else None
+        record = self._store.get(device.app_id if device is not None else client_id)
         if record is None:
             raise Unauthenticated("unknown_key")
         # Refuse before unsealing: no KMS call is spent on a key that cannot be used.
-        key = usable_key(record, version, now)
+        if device is not None and record.status != "active":
+            raise Unauthenticated("client_revoked")
+        key = usable_key(device if device is not None else record, version, now)
         secret = self._sealer.unseal(client_id, version, key.sealed_secret)
-        entry = _CachedKey(record=record, secret=secret, loaded_at=now)
+        entry = _CachedKey(record=record, device=device, secret=secret, loaded_at=now)
         with self._entries_lock:
             self._entries = {
                 cached_id: cached
@@ -117,6 +152,12 @@ class SigningKeyResolver:
             }
             self._entries[format_key_id(client_id, version)] = entry
         return entry
+
+    def _device(self, device_id: str) -> DeviceRecord:
+        device = self._devices.get(device_id) if self._devices is not None else None
+        if device is None:
+            raise Unauthenticated("unknown_key")
+        return device
 
 
 @dataclass(slots=True)

@@ -20,13 +20,20 @@ POLICY_VERSION = "2012-10-17"
 
 @dataclass(frozen=True, slots=True)
 class Authorization:
-    """Who signed, with which key and nonce, over which body digest, holding which scopes."""
+    """Who signed, with which key and nonce, over which body digest, holding which scopes.
+
+    For an enrolled device, `client_id` is the device, `app_id` its app and `user_ref` the keyed
+    hash of its user; for an operator-created client, `app_id` is the client and the others are "".
+    """
 
     client_id: str
     key_id: str
     nonce: str
     content_digest: str
     scopes: tuple[str, ...]
+    app_id: str = ""
+    device_id: str = ""
+    user_ref: str = ""
 
     def context(self) -> dict[str, str]:
         """The authorizer context API Gateway hands to the integration (string values only)."""
@@ -36,6 +43,9 @@ class Authorization:
             "nonce": self.nonce,
             "content_digest": self.content_digest,
             "scopes": " ".join(self.scopes),
+            "app_id": self.app_id or self.client_id,
+            "device_id": self.device_id,
+            "user_ref": self.user_ref,
         }
 
 
@@ -72,6 +82,9 @@ class RequestAuthorizer:
             nonce=parsed.nonce,
             content_digest=request.content_digest,
             scopes=key.scopes,
+            app_id=key.app_id,
+            device_id=key.device_id,
+            user_ref=key.user_ref,
         )
 
 

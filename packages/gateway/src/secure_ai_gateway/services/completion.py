@@ -13,9 +13,10 @@ project's exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.client_registry.records import ClientRecord
+from secure_ai_gateway.device_registry.user_refs import user_account
 from secure_ai_gateway.ports import (
     Budget,
     ClientRecords,
@@ -127,8 +129,9 @@ class CompletionService:
             ciphertext, client_id=call.client_id, req_id=call.req_id, route=CHAT_ROUTE
         )
         plaintext = parse_plaintext(opened.plaintext)
-        record = self._client(call.client_id)
+        record = self._client(call.app_id)
         request = self._admitted_request(plaintext.request, record)
+        budgets = budgets_for(call, record)
 
         # Everything that can refuse without the answer is settled here, before a token is reserved.
         policy = self._policies.policy(record.policy_id)
@@ -140,18 +143,18 @@ class CompletionService:
         protected = protect_input(request, policy, canary)
 
         limit = request.requested_max_tokens or record.max_tokens
-        reservation = self._ledger.reserve(
-            call.client_id,
+        reservations = reserve_all(
+            self._ledger,
+            budgets,
             estimate_prompt_tokens(message.text() for message in protected.forwarded.messages) + limit,
-            Budget(tokens=record.token_budget, requests=record.request_budget),
             self._clock(),
         )
         try:
             answer = model.complete(protected.forwarded)
         except ProtocolError:
-            self._settle(reservation, 0)
+            self._settle(reservations, 0)
             raise
-        self._settle(reservation, answer.total_tokens)
+        self._settle(reservations, answer.total_tokens)
 
         released = release(
             answer.text,
@@ -196,12 +199,51 @@ class CompletionService:
             return request.model_copy(update={"model": model})
         return request.model_copy(update={"model": model, "max_tokens": limit})
 
-    def _settle(self, reservation: Reservation, used_tokens: int) -> None:
-        try:
-            self._ledger.settle(reservation, used_tokens)
-        except DependencyUnavailable as error:
-            # The answer exists; a lost settlement leaves the reservation counted (over, never under).
-            self._on_settlement_failure(error)
+    def _settle(self, reservations: Iterable[Reservation], used_tokens: int) -> None:
+        for reservation in reservations:
+            try:
+                self._ledger.settle(reservation, used_tokens)
+            except DependencyUnavailable as error:
+                # The answer exists; a lost settlement leaves the reservation counted (over, never under).
+                self._on_settlement_failure(error)
+
+
+def budgets_for(call: AuthorizedCall, record: ClientRecord) -> list[tuple[str, Budget]]:
+    """The accounts a call spends from: its app's (or client's), and for a device, its user's too.
+
+    Raises Forbidden("enrollment_disabled") for a device of an app that no longer enrolls devices:
+    without the app's per-user limits there is no user budget to hold it to.
+    """
+    budgets = [(call.app_id, Budget(tokens=record.token_budget, requests=record.request_budget))]
+    if call.is_device:
+        if record.enrollment is None:
+            raise Forbidden("enrollment_disabled")
+        user = Budget(
+            tokens=record.enrollment.user_token_budget, requests=record.enrollment.user_request_budget
+        )
+        budgets.append((user_account(call.app_id, call.user_ref), user))
+    return budgets
+
+
+def reserve_all(
+    ledger: Ledger, budgets: Sequence[tuple[str, Budget]], tokens: int, now: float
+) -> list[Reservation]:
+    """Reserve `tokens` and one request in every account, or in none.
+
+    Each reservation is the ledger's atomic conditional write; when a later one is refused, the
+    earlier ones are cancelled before the refusal propagates (a cancellation that fails leaves them
+    counted: over, never under).
+    """
+    taken: list[Reservation] = []
+    try:
+        for account, budget in budgets:
+            taken.append(ledger.reserve(account, tokens, budget, now))
+    except ProtocolError:
+        for reservation in taken:
+            with contextlib.suppress(DependencyUnavailable):
+                ledger.cancel(reservation)
+        raise
+    return taken
 
 
 def parse_plaintext(plaintext: bytes) -> RequestPlaintext:
