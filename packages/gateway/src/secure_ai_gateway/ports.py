@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from secure_ai_gateway.client_registry.records import ClientRecord
+    from secure_ai_gateway.client_registry.records import ClientRecord, EnrollmentSettings, KeyVersion
     from secure_ai_gateway.device_registry.records import DeviceRecord
     from secure_ai_gateway.screening.policy import Policy
     from secure_ai_protocol.wire.chat import ChatCompletionRequest
@@ -75,6 +75,47 @@ class DeviceRecords(Protocol):
     def get(self, device_id: str) -> DeviceRecord | None:
         """The device's record, or None."""
         ...
+
+
+class DeviceDirectory(DeviceRecords, Protocol):
+    """Where devices are enrolled and renewed (secure_ai_gateway.adapters.device_store.DeviceStore)."""
+
+    def enroll(self, device: DeviceRecord, *, limit: int, now: int) -> None:
+        """Store `device`; raise DeviceLimitReached if its user already has `limit` live devices."""
+        ...
+
+    def add_key_version(self, device: DeviceRecord, key: KeyVersion, *, retire_at: int) -> None:
+        """Add `key` to `device` and end its current key at `retire_at`."""
+        ...
+
+
+class VerifiedUser(Protocol):
+    """What a verified OIDC token says: who (`subject`, the `sub`) and until when."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def expires_at(self) -> int: ...
+
+
+class TokenVerifier(Protocol):
+    """Verifies an app's OIDC tokens (secure_ai_gateway.identity.verifier.OidcTokenVerifier);
+    raises Unauthenticated for any token it does not accept."""
+
+    def verify(self, token: str, settings: EnrollmentSettings, now: float) -> VerifiedUser: ...
+
+
+class EnrollmentReplays(Protocol):
+    """Spends enrollment tokens once (secure_ai_gateway.adapters.replay.NonceStore)."""
+
+    def remember_enrollment(self, app_id: str, token_digest: str, expires_at: int) -> None: ...
+
+
+class SecretSealing(Protocol):
+    """Seals a new key version's secret (secure_ai_gateway.adapters.secret_sealing.SecretSealer)."""
+
+    def seal(self, client_id: str, version: int, secret: bytes) -> bytes: ...
 
 
 class SecretUnsealer(Protocol):

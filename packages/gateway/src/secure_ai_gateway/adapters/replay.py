@@ -60,12 +60,22 @@ class NonceStore:
         parse_key_id(key_id)
         if not nonce or len(nonce) > MAX_NONCE_LENGTH:
             raise SignatureRejected("nonce")
+        self._record(nonce_key(key_id, nonce), expires_at)
+
+    def remember_enrollment(self, app_id: str, token_digest: str, expires_at: int) -> None:
+        """Record that an OIDC token (by its digest) enrolled a device at `app_id`, until it expires.
+
+        Raises ReplayDetected("replay") when the same token enrolls a second time.
+        """
+        self._record(f"enroll#{app_id}#{token_digest}", expires_at)
+
+    def _record(self, item_key: str, expires_at: int) -> None:
         writer = secrets.token_hex(16)
         try:
             self._dynamodb.put_item(
                 TableName=self._table,
                 Item={
-                    "nonce_key": {"S": nonce_key(key_id, nonce)},
+                    "nonce_key": {"S": item_key},
                     "expires_at": {"N": str(int(expires_at) + RETENTION_MARGIN_SECONDS)},
                     "writer": {"S": writer},
                 },
