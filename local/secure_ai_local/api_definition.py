@@ -52,6 +52,28 @@ class GatewayResponse:
 
 
 @dataclass(frozen=True)
+class CorsPreflight:
+    """The API's `Cors`: what API Gateway's MOCK integration answers to OPTIONS on every resource."""
+
+    allow_origin: str
+    allow_methods: str
+    allow_headers: str
+    max_age: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The preflight response's headers."""
+        headers = {
+            "Access-Control-Allow-Origin": self.allow_origin,
+            "Access-Control-Allow-Methods": self.allow_methods,
+            "Access-Control-Allow-Headers": self.allow_headers,
+        }
+        if self.max_age is not None:
+            headers["Access-Control-Max-Age"] = self.max_age
+        return headers
+
+
+@dataclass(frozen=True)
 class ApiDefinition:
     """What the emulator serves, as the template declares it."""
 
@@ -61,6 +83,7 @@ class ApiDefinition:
     authorizers: Mapping[str, RequestAuthorizer]
     binary_media_types: tuple[str, ...] = ()
     gateway_responses: Mapping[str, GatewayResponse] = field(default_factory=dict)
+    cors: CorsPreflight | None = None
 
     @classmethod
     def from_template(
@@ -87,6 +110,14 @@ class ApiDefinition:
             for name, spec in auth.get("Authorizers", {}).items()
         }
         default_authorizer = auth.get("DefaultAuthorizer")
+        if (
+            auth.get("AddDefaultAuthorizerToCorsPreflight", True)
+            and default_authorizer
+            and "Cors" in properties
+        ):
+            raise NotImplementedError(
+                "an authorized CORS preflight is not emulated (AddDefaultAuthorizerToCorsPreflight)"
+            )
         routes = tuple(_routes(template, references, logical_id, default_authorizer, authorizers))
         return cls(
             api_id=references.get(logical_id, logical_id.lower()),
@@ -100,6 +131,7 @@ class ApiDefinition:
                 response_type: _gateway_response(spec)
                 for response_type, spec in properties.get("GatewayResponses", {}).items()
             },
+            cors=_cors(properties["Cors"]) if "Cors" in properties else None,
         )
 
 
@@ -147,12 +179,30 @@ def _routes(
             )
 
 
+def _static(name: str, value: Any) -> str:
+    if not (isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"):
+        raise NotImplementedError(f"{name}: only static 'values' are emulated")
+    return value[1:-1]
+
+
+def _cors(spec: Any) -> CorsPreflight:
+    if isinstance(spec, str):
+        return CorsPreflight(allow_origin=_static("Cors", spec), allow_methods="*", allow_headers="*")
+    if spec.get("AllowCredentials"):
+        raise NotImplementedError("Cors AllowCredentials is not emulated")
+    return CorsPreflight(
+        allow_origin=_static("Cors.AllowOrigin", spec["AllowOrigin"]),
+        allow_methods=_static("Cors.AllowMethods", spec.get("AllowMethods", "'*'")),
+        allow_headers=_static("Cors.AllowHeaders", spec.get("AllowHeaders", "'*'")),
+        max_age=_static("Cors.MaxAge", spec["MaxAge"]) if "MaxAge" in spec else None,
+    )
+
+
 def _gateway_response(spec: Mapping[str, Any]) -> GatewayResponse:
-    headers = {}
-    for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items():
-        if not (isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == "'"):
-            raise NotImplementedError(f"gateway response header {name}: only static 'values' are emulated")
-        headers[name] = value[1:-1]
+    headers = {
+        name: _static(f"gateway response header {name}", value)
+        for name, value in spec.get("ResponseParameters", {}).get("Headers", {}).items()
+    }
     status = spec.get("StatusCode")
     return GatewayResponse(
         status_code=int(status) if status is not None else None,

@@ -186,6 +186,13 @@ class ApiGatewayEmulator:
     def _handle(self, request: _Request, environ: WSGIEnvironment) -> Response:
         if not request.resource_path:
             return self._gateway_error(UNKNOWN_STAGE, request)
+        if (
+            request.method == "OPTIONS"
+            and self.api.cors is not None
+            and self._has_resource(request.resource_path)
+        ):
+            # SAM's `Cors` adds OPTIONS to every resource: a MOCK integration, no authorizer, no function.
+            return Response(b"", status=200, headers=Headers(self.api.cors.headers))
         matched = self._match(request.resource_path, request.method)
         if matched is None:
             return self._gateway_error(MISSING_AUTHENTICATION_TOKEN, request)
@@ -204,6 +211,10 @@ class ApiGatewayEmulator:
         return self._integrate(route, request, event)
 
     # -------------------------------------------------------------------------- routing
+    def _has_resource(self, resource_path: str) -> bool:
+        segments = tuple(part for part in resource_path.split("/") if part)
+        return any(_match_segments(route.segments, segments) is not None for route in self.api.routes)
+
     def _match(self, resource_path: str, method: str) -> tuple[Route, dict[str, str]] | None:
         """The most specific resource matching the path, then its method (or ANY)."""
         segments = tuple(part for part in resource_path.split("/") if part)

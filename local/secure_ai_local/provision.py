@@ -79,6 +79,9 @@ def provision_stack(
             "AWS::URLSuffix": "amazonaws.com",
         }
     )
+    refs.update(
+        {f"Condition::{name}": str(value).lower() for name, value in template.conditions(refs).items()}
+    )
     for logical_id, _ in template.resources_of_type("AWS::Serverless::Function"):
         name = f"{stack_name}-{logical_id}"
         refs[logical_id] = name
@@ -95,6 +98,8 @@ def provision_stack(
         "AWS::SQS::QueuePolicy": _create_queue_policy,
         "AWS::SecretsManager::Secret": _create_secret,
         "AWS::Logs::LogGroup": _create_log_group,
+        "AWS::Cognito::UserPool": _create_user_pool,
+        "AWS::Cognito::UserPoolClient": _create_user_pool_client,
     }
     unknown = {r["Type"] for r in template.resources.values()} - set(creators) - EMULATED_TYPES
     if unknown:
@@ -152,6 +157,12 @@ def _create_table(
         BillingMode=properties["BillingMode"],
         SSESpecification={"Enabled": bool(properties.get("SSESpecification", {}).get("SSEEnabled"))},
     )["TableDescription"]
+    if properties.get("GlobalSecondaryIndexes"):
+        dynamodb.update_table(
+            TableName=name,
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": index} for index in properties["GlobalSecondaryIndexes"]],
+        )
     ttl = properties.get("TimeToLiveSpecification")
     if ttl:
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
@@ -265,3 +276,27 @@ def _create_log_group(
     stack.references[f"{logical_id}.Arn"] = (
         f"arn:aws:logs:{stack.region}:{LOCAL_ACCOUNT_ID}:log-group:{properties['LogGroupName']}:*"
     )
+
+
+def _create_user_pool(
+    session: Any, stack: ProvisionedStack, logical_id: str, properties: Mapping[str, Any]
+) -> None:
+    pool = session.client("cognito-idp").create_user_pool(
+        PoolName=properties["UserPoolName"],
+        UsernameAttributes=properties.get("UsernameAttributes", []),
+        Policies=properties.get("Policies", {}),
+    )["UserPool"]
+    stack.references[logical_id] = pool["Id"]
+    stack.references[f"{logical_id}.Arn"] = pool["Arn"]
+
+
+def _create_user_pool_client(
+    session: Any, stack: ProvisionedStack, logical_id: str, properties: Mapping[str, Any]
+) -> None:
+    client = session.client("cognito-idp").create_user_pool_client(
+        UserPoolId=properties["UserPoolId"],
+        ClientName=properties["ClientName"],
+        GenerateSecret=bool(properties.get("GenerateSecret", False)),
+        ExplicitAuthFlows=properties.get("ExplicitAuthFlows", []),
+    )["UserPoolClient"]
+    stack.references[logical_id] = client["ClientId"]

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +31,7 @@ from secure_ai_gateway.adapters.client_store import ClientStore
 from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.client_registry.records import EnrollmentSettings
 from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_local.api_definition import ApiDefinition
 from secure_ai_local.api_gateway import (
@@ -65,6 +67,11 @@ DEMO_SCOPES: Final = ("chat:complete", "output:validate")
 EXAMPLE_POLICY_ID: Final = "docs-links"
 EXAMPLE_POLICY_PATH: Final = REPOSITORY_ROOT / "local" / "policies" / f"{EXAMPLE_POLICY_ID}.json"
 EXAMPLE_CLIENT_ID: Final = "local-docs"
+# An app whose users enroll devices (docs/enrollment.md), signing in to the stack's Cognito user pool.
+DEMO_APP_ID: Final = "local-app"
+DEMO_USERNAME: Final = "demo@example.com"
+# The origin the browser demo is served from: the only one the demo app (and CORS) allows.
+DEMO_WEB_ORIGIN: Final = "http://127.0.0.1:8787"
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,13 @@ class LocalStackInfo:
     example_client_id: str = ""
     example_key_id: str = ""
     example_secret: bytes = field(default=b"", repr=False)
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    oidc_issuer: str = ""
+    demo_app_id: str = ""
+    demo_username: str = ""
+    demo_password: str = field(default="", repr=False)
+    devices_table: str = ""
 
     def as_json(self) -> dict[str, str]:
         """The local.json document (the secrets base64-encoded)."""
@@ -183,6 +197,77 @@ def provision_demo_client(
         policy_id=policy_id,
     )
     return DemoClient(client_id=record.client_id, key_id=format_key_id(record.client_id, 1), secret=secret)
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    """An app allowing enrollment from the stack's user pool, and a user who can sign in to it."""
+
+    app_id: str
+    user_pool_id: str
+    user_pool_client_id: str
+    issuer: str
+    username: str
+    password: str = field(repr=False)
+
+
+def provision_demo_app(
+    session: boto3.session.Session,
+    stack: ProvisionedStack,
+    *,
+    endpoint_url: str,
+    allowed_models: tuple[str, ...],
+    clock: Callable[[], float] = time.time,
+) -> DemoApp:
+    """Create the demo app (enrollment from the user pool's app client) and a confirmed demo user.
+
+    moto serves the pool's JWKS over http on 127.0.0.1, so the app names that address as its
+    `jwks_uri` and the devices function runs with JWKS_ALLOW_HTTP_LOOPBACK (deployed: https only).
+    """
+    pool_id, app_client_id = stack.ref("UserPool"), stack.ref("UserPoolClient")
+    cognito = session.client("cognito-idp", endpoint_url=endpoint_url)
+    # Meets the pool's policy (12+ characters, upper, lower, digits); fresh for every stack.
+    password = f"Demo-{secrets.token_urlsafe(12)}-9a"
+    cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=DEMO_USERNAME,
+        MessageAction="SUPPRESS",
+        UserAttributes=[
+            {"Name": "email", "Value": DEMO_USERNAME},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+    )
+    cognito.admin_set_user_password(
+        UserPoolId=pool_id, Username=DEMO_USERNAME, Password=password, Permanent=True
+    )
+    issuer = f"https://cognito-idp.{stack.region}.amazonaws.com/{pool_id}"
+    store = ClientStore(stack.ref("ClientsTable"), session.client("dynamodb", endpoint_url=endpoint_url))
+    ClientAdmin(store, None, clock=clock).create_app(
+        app_id=DEMO_APP_ID,
+        scopes=DEMO_SCOPES,
+        allowed_models=allowed_models,
+        max_tokens=1024,
+        token_budget=200_000,
+        request_budget=1_000,
+        enrollment=EnrollmentSettings(
+            issuer=issuer,
+            audiences=(app_client_id,),
+            token_use="id",  # noqa: S106  # nosec B106 - the token_use claim Cognito ID tokens carry
+            jwks_uri=f"{endpoint_url}/{pool_id}/.well-known/jwks.json",
+            max_devices=3,
+            user_token_budget=50_000,
+            user_request_budget=200,
+            allowed_origins=(DEMO_WEB_ORIGIN,),
+        ),
+    )
+    return DemoApp(
+        app_id=DEMO_APP_ID,
+        user_pool_id=pool_id,
+        user_pool_client_id=app_client_id,
+        issuer=issuer,
+        username=DEMO_USERNAME,
+        password=password,
+    )
 
 
 def provision_example_policy(
@@ -315,8 +400,10 @@ class LocalStack:
                 template,
                 session,
                 stack_name=options.stack_name,
-                parameter_overrides={"ModelBaseUrl": model_base_url},
+                parameter_overrides={"ModelBaseUrl": model_base_url, "CorsAllowOrigin": DEMO_WEB_ORIGIN},
             )
+        # moto serves the user pool's JWKS over http on 127.0.0.1 (deployed: https only).
+        stack.function_environments["DevicesFunction"]["JWKS_ALLOW_HTTP_LOOPBACK"] = "true"
         self._provisioned = stack
         self._configure_model_key(stack)
         demo = provision_demo_client(
@@ -333,6 +420,9 @@ class LocalStack:
             client_id=EXAMPLE_CLIENT_ID,
             allowed_models=(stack.ref("DefaultModel"),),
             policy_id=provision_example_policy(session, stack, endpoint_url=endpoint_url),
+        )
+        demo_app = provision_demo_app(
+            session, stack, endpoint_url=endpoint_url, allowed_models=(stack.ref("DefaultModel"),)
         )
         self._runtime = LambdaRuntime(
             functions_from_template(template, stack, code_root=options.code_root),
@@ -359,7 +449,9 @@ class LocalStack:
             ).start()
             for source in sqs_event_sources(template, stack)
         ]
-        self._info = self._describe(stack, demo, model_base_url, self._api, endpoint_url, example=example)
+        self._info = self._describe(
+            stack, demo, model_base_url, self._api, endpoint_url, example=example, demo_app=demo_app
+        )
         if options.state_dir is not None:
             self._state_files = [
                 write_state_file(options.state_dir, self._info.as_json()),
@@ -389,6 +481,7 @@ class LocalStack:
         endpoint_url: str,
         *,
         example: DemoClient,
+        demo_app: DemoApp,
     ) -> LocalStackInfo:
         rsa_key_arn = stack.attribute("RsaRequestKey", "Arn")
         der = self.client("kms").get_public_key(KeyId=rsa_key_arn)["PublicKey"]
@@ -416,6 +509,13 @@ class LocalStack:
             example_client_id=example.client_id,
             example_key_id=example.key_id,
             example_secret=example.secret,
+            user_pool_id=demo_app.user_pool_id,
+            user_pool_client_id=demo_app.user_pool_client_id,
+            oidc_issuer=demo_app.issuer,
+            demo_app_id=demo_app.app_id,
+            demo_username=demo_app.username,
+            demo_password=demo_app.password,
+            devices_table=stack.ref("DevicesTable"),
         )
 
     def stop(self) -> None:

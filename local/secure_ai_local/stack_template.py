@@ -49,6 +49,36 @@ class StackTemplate:
             name: str(spec.get("Default", "")) for name, spec in self.document.get("Parameters", {}).items()
         }
 
+    def conditions(self, references: Mapping[str, str]) -> dict[str, bool]:
+        """Each condition's value for the parameters in `references` (Fn::Equals/Not/And/Or, Condition)."""
+        specs = self.document.get("Conditions", {})
+        values: dict[str, bool] = {}
+
+        def evaluate(spec: Any) -> bool:
+            if isinstance(spec, Mapping) and len(spec) == 1:
+                ((function, argument),) = spec.items()
+                if function == "Fn::Equals":
+                    left, right = (resolve(item, references) for item in argument)
+                    return str(left) == str(right)
+                if function == "Fn::Not":
+                    return not evaluate(argument[0])
+                if function == "Fn::And":
+                    return all(evaluate(item) for item in argument)
+                if function == "Fn::Or":
+                    return any(evaluate(item) for item in argument)
+                if function == "Condition":
+                    return condition(str(argument))
+            raise NotImplementedError(f"condition {spec!r} is not emulated")
+
+        def condition(name: str) -> bool:
+            if name not in values:
+                values[name] = evaluate(specs[name])
+            return values[name]
+
+        for name in specs:
+            condition(name)
+        return values
+
     def function_environment(self, logical_id: str) -> dict[str, Any]:
         """Globals' variables overlaid with the function's own (unresolved intrinsics)."""
         globals_env = self.document.get("Globals", {}).get("Function", {}).get("Environment", {})
@@ -62,12 +92,20 @@ class StackTemplate:
 
 
 def resolve(value: Any, references: Mapping[str, str]) -> Any:
-    """Resolve Ref, Fn::GetAtt and Fn::Sub against `references`.
+    """Resolve Ref, Fn::GetAtt, Fn::Sub and Fn::If against `references`.
 
     `references` maps `LogicalId` (Ref) and `LogicalId.Attribute` (GetAtt) and parameter names,
-    pseudo parameters included, to values; anything else raises UnresolvableReference.
+    pseudo parameters included, to values, and `Condition::<name>` to "true" or "false" (Fn::If);
+    anything else raises UnresolvableReference. A value that resolves to `AWS::NoValue` is dropped
+    from the mapping or list that holds it.
     """
     if isinstance(value, Mapping):
+        if set(value) == {"Ref"} and value["Ref"] == "AWS::NoValue":
+            return _NO_VALUE
+        if set(value) == {"Fn::If"}:
+            name, when_true, when_false = value["Fn::If"]
+            chosen = when_true if _lookup(f"Condition::{name}", references) == "true" else when_false
+            return resolve(chosen, references)
         if set(value) == {"Ref"}:
             return _lookup(str(value["Ref"]), references)
         if set(value) == {"Fn::GetAtt"}:
@@ -76,10 +114,14 @@ def resolve(value: Any, references: Mapping[str, str]) -> Any:
             return _lookup(name, references)
         if set(value) == {"Fn::Sub"}:
             return _substitute(str(value["Fn::Sub"]), references)
-        return {key: resolve(item, references) for key, item in value.items()}
+        resolved = {key: resolve(item, references) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
     if isinstance(value, list):
-        return [resolve(item, references) for item in value]
+        return [item for item in (resolve(item, references) for item in value) if item is not _NO_VALUE]
     return value
+
+
+_NO_VALUE: Any = object()
 
 
 def _lookup(name: str, references: Mapping[str, str]) -> str:

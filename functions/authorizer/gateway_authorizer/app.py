@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.device_store import DeviceStore
 from secure_ai_gateway.adapters.replay import NonceStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.resolver import SigningKeyResolver
@@ -39,11 +40,12 @@ METHOD_ARN_PREFIX = "arn:aws"
 
 
 def build_dependencies(settings: AuthorizerSettings) -> RequestAuthorizer:
-    """The authorizer, wired to `settings`' clients table, nonce table and sealing key."""
+    """The authorizer, wired to `settings`' clients and devices tables, nonce table and sealing key."""
     keys = SigningKeyResolver(
         ClientStore(settings.clients_table),
         SecretSealer(settings.secrets_key_arn),
         clock=time.time,
+        devices=DeviceStore(settings.devices_table),
     )
     return RequestAuthorizer(
         keys=keys,
@@ -72,8 +74,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, o
     except Exception as error:  # noqa: BLE001 - fail closed on anything unforeseen; the type is logged
         refuse("internal_error", kind=type(error).__name__)
     count(metrics, AUTHORIZATION_ALLOWED)
+    # The user appears only as its keyed hash (device_registry/user_refs.py), never the OIDC `sub`.
     logger.info(
-        "request authorized", extra={"client_id": authorization.client_id, "key_id": authorization.key_id}
+        "request authorized",
+        extra={
+            "client_id": authorization.client_id,
+            "key_id": authorization.key_id,
+            "app_id": authorization.app_id or authorization.client_id,
+            "user_ref": authorization.user_ref,
+        },
     )
     return allow_policy(authorization, method_arn)
 

@@ -18,12 +18,16 @@ from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.quota import UsageLedger
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
+from secure_ai_gateway.api.cors import with_cors
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import (
     COMPLETION_PREFIX,
     COMPLETION_TOKENS,
     USAGE_SETTLEMENT_FAILED,
+    USER_REQUESTS,
+    USER_TOKENS,
     count,
+    count_for_user,
     count_screen,
     service_logger,
     service_metrics,
@@ -48,6 +52,8 @@ metrics = service_metrics()
 tracer = service_tracer()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger, metrics)
+# Read once per execution environment, like every setting; empty means no CORS (api/cors.py).
+CORS_ALLOW_ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +112,8 @@ def settlement_failed(error: ProtocolError) -> None:
 @tracer.capture_method(capture_response=False)
 def chat_completions() -> Response[bytes]:
     """Decrypt, complete, screen and encrypt one chat request."""
-    result = environment.get().completion.complete(
-        AuthorizedCall.from_proxy_event(app.current_event.raw_event)
-    )
+    call = AuthorizedCall.from_proxy_event(app.current_event.raw_event)
+    result = environment.get().completion.complete(call)
     count_screen(
         metrics,
         COMPLETION_PREFIX,
@@ -117,6 +122,22 @@ def chat_completions() -> Response[bytes]:
         failed_open=result.failed_open,
     )
     count(metrics, COMPLETION_TOKENS, result.total_tokens)
+    if call.is_device:
+        # Per user, under its keyed hash: never the OIDC `sub` (device_registry/user_refs.py).
+        count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
+        count_for_user(
+            metrics, USER_TOKENS, app_id=call.app_id, user_ref=call.user_ref, value=result.total_tokens
+        )
+    logger.info(
+        "completion answered",
+        extra={
+            "app_id": call.app_id,
+            "device_id": call.device_id,
+            "user_ref": call.user_ref,
+            "decision": result.decision,
+            "total_tokens": result.total_tokens,
+        },
+    )
     return Response(
         status_code=200,
         content_type=ENVELOPE_CONTENT_TYPE,
@@ -145,5 +166,5 @@ def public_key() -> dict[str, str]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy entry point."""
     if not is_rest_proxy_event(event):
-        return refuse_malformed_event(logger, metrics)
-    return app.resolve(event, context)
+        return with_cors(refuse_malformed_event(logger, metrics), CORS_ALLOW_ORIGIN)
+    return with_cors(app.resolve(event, context), CORS_ALLOW_ORIGIN)

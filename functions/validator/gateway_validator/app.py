@@ -29,9 +29,12 @@ from secure_ai_gateway.adapters.policy_store import PolicyStore
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
 from secure_ai_gateway.adapters.verdicts import VerdictPublisher, VerdictStore
 from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
+from secure_ai_gateway.api.cors import with_cors
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import (
+    USER_REQUESTS,
     VALIDATION_PREFIX,
+    count_for_user,
     count_screen,
     service_logger,
     service_metrics,
@@ -53,6 +56,8 @@ metrics = service_metrics()
 tracer = service_tracer()
 app = APIGatewayRestResolver()
 install_error_handlers(app, logger, metrics)
+# Read once per execution environment, like every setting; empty means no CORS (api/cors.py).
+CORS_ALLOW_ORIGIN = os.environ.get("CORS_ALLOW_ORIGIN", "")
 # A batch whose every record failed is reported record by record like any other: raising instead
 # (Powertools' default) fails the whole invocation, which SQS then retries as one unit.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -172,8 +177,14 @@ def record_handler(record: SQSRecord) -> dict[str, str]:
 def validate() -> Response[str | bytes]:
     """Screen the text in a signed JSON or envelope request; return the verdict."""
     event = app.current_event
-    body, content_type = environment.get().endpoint.handle(
-        AuthorizedCall.from_proxy_event(event.raw_event), event.headers.get("content-type") or ""
+    call = AuthorizedCall.from_proxy_event(event.raw_event)
+    body, content_type = environment.get().endpoint.handle(call, event.headers.get("content-type") or "")
+    if call.is_device:
+        # Per user, under its keyed hash: never the OIDC `sub` (device_registry/user_refs.py).
+        count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
+    logger.info(
+        "output validated",
+        extra={"app_id": call.app_id, "device_id": call.device_id, "user_ref": call.user_ref},
     )
     # Powertools base64-encodes bytes bodies: the envelope is binary, the JSON verdict is text.
     payload: str | bytes = body if content_type == ENVELOPE_CONTENT_TYPE else body.decode()
@@ -195,5 +206,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             )
         )
     if not is_rest_proxy_event(event):
-        return refuse_malformed_event(logger, metrics)
-    return app.resolve(event, context)
+        return with_cors(refuse_malformed_event(logger, metrics), CORS_ALLOW_ORIGIN)
+    return with_cors(app.resolve(event, context), CORS_ALLOW_ORIGIN)

@@ -18,7 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Final, get_args
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from secure_ai_protocol.wire.verdict import Decision
 
@@ -102,6 +102,12 @@ COMPLETION_TOKENS: Final = "CompletionTokens"
 # with any detector unavailable (failing closed or open): each counted once per screened text.
 SCREEN_FAILED_OPEN: Final = "ScreenFailedOpen"
 SCREEN_DETECTOR_UNAVAILABLE: Final = "ScreenDetectorUnavailable"
+# Devices enrolled and renewed (the devices function).
+DEVICE_ENROLLED: Final = "DeviceEnrolled"
+DEVICE_RENEWED: Final = "DeviceRenewed"
+# Per user of an app: requests and tokens, under the user's keyed hash (`user`), never the OIDC `sub`.
+USER_REQUESTS: Final = "UserRequests"
+USER_TOKENS: Final = "UserTokens"
 COMPLETION_PREFIX: Final = "Completion"
 VALIDATION_PREFIX: Final = "Validation"
 
@@ -112,13 +118,19 @@ def decision_metric(prefix: str, decision: str) -> str:
 
 
 _SCREENING = frozenset({"completion", "validator"})
+_API = _SCREENING | {"devices"}
+_PER_USER = (frozenset({"service", "app", "user"}),)
 METRICS: Final[dict[str, MetricSpec]] = {
     spec.name: spec
     for spec in (
         MetricSpec(AUTHORIZATION_ALLOWED, frozenset({"authorizer"})),
         MetricSpec(AUTHORIZATION_REFUSED, frozenset({"authorizer"}), _BY_REASON_AND_TOTAL),
-        MetricSpec(REQUEST_REFUSED, _SCREENING, _BY_REASON_AND_TOTAL),
-        MetricSpec(INTERNAL_ERROR, _SCREENING),
+        MetricSpec(REQUEST_REFUSED, _API, _BY_REASON_AND_TOTAL),
+        MetricSpec(INTERNAL_ERROR, _API),
+        MetricSpec(DEVICE_ENROLLED, frozenset({"devices"})),
+        MetricSpec(DEVICE_RENEWED, frozenset({"devices"})),
+        MetricSpec(USER_REQUESTS, _SCREENING, _PER_USER),
+        MetricSpec(USER_TOKENS, frozenset({"completion"}), _PER_USER),
         MetricSpec(USAGE_SETTLEMENT_FAILED, frozenset({"completion"})),
         MetricSpec(COMPLETION_TOKENS, frozenset({"completion"})),
         MetricSpec(SCREEN_FAILED_OPEN, _SCREENING),
@@ -134,6 +146,21 @@ def count(metrics: Metrics, name: str, value: int = 1) -> None:
     if name not in METRICS:
         raise ValueError(f"unregistered metric {name}")
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def count_for_user(metrics: Metrics, name: str, *, app_id: str, user_ref: str, value: int = 1) -> None:
+    """Count `value` for one user of one app, as its own data point: the `user` dimension is the
+    user's keyed hash (device_registry/user_refs.py), and it never joins the other metrics' dimensions."""
+    if name not in METRICS or METRICS[name].dimension_sets != _PER_USER:
+        raise ValueError(f"{name} is not a per-user metric")
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics.namespace,
+        default_dimensions={"service": metrics.service or "", "app": app_id},
+    ) as metric:
+        metric.add_dimension(name="user", value=user_ref)
 
 
 def count_refusal(metrics: Metrics, name: str, reason: str) -> None:

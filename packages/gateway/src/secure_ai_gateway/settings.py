@@ -25,6 +25,9 @@ SecretArn = Annotated[
     ),
 ]
 
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+HttpsUrlList = Annotated[str, StringConstraints(pattern=r"^$|^https://[^,\s]+(,https://[^,\s]+)*$")]
+
 
 class FunctionSettings(BaseModel):
     """Base: frozen, built from an environment mapping by alias."""
@@ -53,6 +56,7 @@ class AuthorizerSettings(FunctionSettings):
     """What the authorizer needs: client records, the replay store and the sealing key."""
 
     clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
+    devices_table: NonEmpty = Field(alias="DEVICES_TABLE")
     nonces_table: NonEmpty = Field(alias="NONCES_TABLE")
     secrets_key_arn: KmsKeyArn = Field(alias="SECRETS_KEY_ARN")
     signature_tag: NonEmpty = Field(alias="SIGNATURE_TAG")
@@ -93,3 +97,26 @@ class ValidatorSettings(ScreeningSettings):
     verdicts_table: NonEmpty = Field(alias="VERDICTS_TABLE")
     idempotency_table: NonEmpty = Field(alias="IDEMPOTENCY_TABLE")
     event_bus_name: NonEmpty = Field(alias="EVENT_BUS_NAME")
+
+
+class DevicesSettings(FunctionSettings):
+    """What the devices function (enrollment and renewal) needs."""
+
+    clients_table: NonEmpty = Field(alias="CLIENTS_TABLE")
+    devices_table: NonEmpty = Field(alias="DEVICES_TABLE")
+    nonces_table: NonEmpty = Field(alias="NONCES_TABLE")
+    secrets_key_arn: KmsKeyArn = Field(alias="SECRETS_KEY_ARN")
+    signature_tag: NonEmpty = Field(alias="SIGNATURE_TAG")
+    verdict_digest_key_secret_arn: SecretArn = Field(alias="VERDICT_DIGEST_KEY_SECRET_ARN")
+    device_key_lifetime_seconds: int = Field(alias="DEVICE_KEY_LIFETIME_SECONDS", ge=300, le=7 * 24 * 3600)
+    device_max_age_seconds: int = Field(alias="DEVICE_MAX_AGE_SECONDS", ge=300, le=365 * 24 * 3600)
+    cognito_issuer: HttpsUrl = Field(alias="COGNITO_ISSUER")
+    oidc_issuers: HttpsUrlList = Field(default="", alias="OIDC_ISSUERS")
+    # Only the local stack sets it: moto serves its user pools' JWKS over http on 127.0.0.1.
+    jwks_allow_http_loopback: bool = Field(default=False, alias="JWKS_ALLOW_HTTP_LOOPBACK")
+
+    @property
+    def trusted_issuers(self) -> frozenset[str]:
+        """The issuers an app may name: this stack's user pool, and those the operator listed."""
+        extra = {issuer for issuer in self.oidc_issuers.split(",") if issuer}
+        return frozenset({self.cognito_issuer, *extra})

@@ -18,6 +18,7 @@ from secure_ai_gateway.client_registry.records import ClientConflict
 from secure_ai_protocol.errors import (
     BadRequest,
     DependencyUnavailable,
+    DeviceLimitReached,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -48,6 +49,7 @@ STATUSES: Final[Mapping[type[BaseException], Answer]] = MappingProxyType(
         Forbidden: Answer(HTTPStatus.FORBIDDEN, "forbidden"),
         NotFound: Answer(HTTPStatus.NOT_FOUND, "not found"),
         ClientConflict: Answer(HTTPStatus.CONFLICT, "conflict"),
+        DeviceLimitReached: Answer(HTTPStatus.CONFLICT, "device limit reached"),
         QuotaExceeded: Answer(HTTPStatus.TOO_MANY_REQUESTS, "quota exceeded"),
         UpstreamRateLimited: Answer(HTTPStatus.TOO_MANY_REQUESTS, "model rate limited"),
         UpstreamFailed: Answer(HTTPStatus.BAD_GATEWAY, "model unavailable"),
@@ -76,6 +78,9 @@ def public_body_of(kind: type[BaseException]) -> dict[str, str]:
     return {"error": status.phrase.lower().replace(" ", "_"), "message": message}
 
 
-def public_body(error: BaseException) -> dict[str, str]:
-    """The generic JSON body for `error`."""
-    return public_body_of(type(error))
+def public_body(error: BaseException) -> dict[str, str | int]:
+    """The generic JSON body for `error`; a device-limit refusal also names the limit (`limit`)."""
+    body: dict[str, str | int] = dict(public_body_of(type(error)))
+    if isinstance(error, DeviceLimitReached):
+        body["limit"] = error.limit
+    return body

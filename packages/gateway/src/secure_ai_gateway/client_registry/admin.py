@@ -19,10 +19,11 @@ from secure_ai_gateway.client_registry.records import (
     DEFAULT_POLICY_ID,
     ClientConflict,
     ClientRecord,
+    EnrollmentSettings,
     KeyVersion,
 )
 from secure_ai_protocol.errors import NotFound
-from secure_ai_protocol.key_ids import MAX_KEY_VERSION, format_key_id
+from secure_ai_protocol.key_ids import MAX_KEY_VERSION, format_key_id, is_device_id
 
 DEFAULT_OVERLAP_SECONDS: Final = 24 * 60 * 60
 KeyState = Literal["active", "scheduled", "expiring", "expired", "revoked"]
@@ -93,6 +94,7 @@ class ClientAdmin:
         """
         now = self._now()
         client_id = client_id if client_id is not None else generate_client_id()
+        check_not_device_namespace(client_id)
         # Validated before a secret exists or KMS is called.
         draft = ClientRecord(
             client_id=client_id,
@@ -109,6 +111,43 @@ class ClientAdmin:
         record = draft.model_copy(update={"key_versions": (key,)})
         self._store.create(record)
         return record, secret
+
+    def create_app(
+        self,
+        *,
+        app_id: str,
+        scopes: Sequence[str],
+        allowed_models: Sequence[str],
+        max_tokens: int,
+        token_budget: int,
+        request_budget: int,
+        enrollment: EnrollmentSettings,
+        policy_id: str = DEFAULT_POLICY_ID,
+    ) -> ClientRecord:
+        """Create an app: a client whose only callers are its enrolled devices (no key of its own).
+
+        Raises pydantic.ValidationError for invalid values, ClientConflict("client_exists").
+        """
+        check_not_device_namespace(app_id)
+        record = ClientRecord(
+            client_id=app_id,
+            status="active",
+            scopes=tuple(scopes),
+            allowed_models=tuple(allowed_models),
+            max_tokens=max_tokens,
+            token_budget=token_budget,
+            request_budget=request_budget,
+            policy_id=policy_id,
+            created_at=self._now(),
+            enrollment=enrollment,
+        )
+        self._store.create(record)
+        return record
+
+    def set_enrollment(self, client_id: str, enrollment: EnrollmentSettings | None) -> None:
+        """Let the client's users enroll devices under `enrollment`, or stop it (None: existing
+        devices are refused from their next request that misses the authorizer's cache)."""
+        self._store.set_enrollment(client_id, enrollment)
 
     def rotate_key(self, client_id: str, overlap_seconds: int = DEFAULT_OVERLAP_SECONDS) -> tuple[int, bytes]:
         """Add a key version valid from now; the active older ones stop after `overlap_seconds`.
@@ -171,6 +210,12 @@ class ClientAdmin:
 
     def _now(self) -> int:
         return int(self._clock())
+
+
+def check_not_device_namespace(client_id: str) -> None:
+    """Refuse a client id in the device namespace (`dev-…`): those name enrolled devices only."""
+    if is_device_id(client_id):
+        raise ClientConflict("reserved_client_id")
 
 
 def generate_client_id() -> str:

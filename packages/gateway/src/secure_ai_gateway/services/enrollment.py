@@ -24,7 +24,8 @@ from typing import Final
 from pydantic import ValidationError
 
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
-from secure_ai_gateway.client_registry.records import EnrollmentSettings, KeyVersion
+from secure_ai_gateway.api.cors import check_origin
+from secure_ai_gateway.client_registry.records import KeyVersion
 from secure_ai_gateway.device_registry.records import RENEWAL_OVERLAP_SECONDS, DeviceRecord, new_device_id
 from secure_ai_gateway.device_registry.user_refs import user_ref
 from secure_ai_gateway.ports import (
@@ -110,7 +111,7 @@ class EnrollmentService:
         if app is None or app.status != "active" or app.enrollment is None:
             raise Unauthenticated("enrollment_not_allowed")
         settings = app.enrollment
-        check_origin(origin, settings)
+        check_origin(origin, settings.allowed_origins)
         now = int(self._clock())
         verified = self._tokens.verify(token, settings, now)
         # One token, one device: a token replayed (stolen from a log, a proxy) enrolls nothing more.
@@ -206,12 +207,6 @@ def parse_renewal_request(body: bytes) -> RenewalRequest:
         return RenewalRequest.model_validate_json(body)
     except ValidationError:
         raise BadRequest("request_invalid") from None
-
-
-def check_origin(origin: str | None, settings: EnrollmentSettings) -> None:
-    """A browser (a request with `Origin`) may enroll only from an origin its app lists."""
-    if origin is not None and origin not in settings.allowed_origins:
-        raise Forbidden("origin_not_allowed")
 
 
 def token_digest(token: str) -> str:
