@@ -18,8 +18,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.device_store import DeviceStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.client_registry.admin import ClientAdmin
+from secure_ai_gateway.device_registry.admin import DeviceAdmin
 from secure_ai_protocol.aws_config import CLIENT_CONFIG
 from secure_ai_protocol.command_line import CommandParser, UsageError
 from secure_ai_protocol.errors import DependencyUnavailable
@@ -42,6 +44,9 @@ class AwsTarget:
     local: bool
     queue_url: str | None = None
     dead_letter_queue_url: str | None = None
+    devices_table: str | None = None
+    cognito_issuer: str | None = None
+    user_pool_client_id: str | None = None
 
 
 def aws_options() -> CommandParser:
@@ -53,6 +58,7 @@ def aws_options() -> CommandParser:
     group.add_argument("--region", help="AWS region (default: the usual AWS configuration)")
     group.add_argument("--clients-table", help="the clients DynamoDB table name")
     group.add_argument("--policies-table", help="the policies DynamoDB table name")
+    group.add_argument("--devices-table", help="the devices DynamoDB table name")
     group.add_argument("--kms-key-arn", help="the symmetric KMS key that seals client secrets")
     group.add_argument("--stack-name", help="read the table and key from this CloudFormation stack's outputs")
     group.add_argument(
@@ -88,6 +94,9 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsT
         dead_letter_queue_url=getattr(args, "dead_letter_queue_url", None)
         or local.get("dead_letter_queue_url")
         or outputs.get("ValidationDeadLetterQueueUrl"),
+        devices_table=args.devices_table or local.get("devices_table") or outputs.get("DevicesTableName"),
+        cognito_issuer=local.get("oidc_issuer") or outputs.get("CognitoIssuer"),
+        user_pool_client_id=local.get("user_pool_client_id") or outputs.get("UserPoolClientId"),
     )
 
 
@@ -102,6 +111,16 @@ def client_admin(args: argparse.Namespace, *, issues_keys: bool) -> ClientAdmin:
     kms = service_client(session, "kms", target) if issues_keys else None
     sealer = SecretSealer(target.kms_key_arn, kms) if kms is not None and target.kms_key_arn else None
     return ClientAdmin(ClientStore(target.clients_table, dynamodb), sealer, clock=time.time)
+
+
+def device_admin(args: argparse.Namespace) -> DeviceAdmin:
+    target = resolve_target(args, os.environ)
+    if not target.devices_table:
+        raise UsageError("no devices table: pass --devices-table, --stack-name NAME or --local")
+    session = session_for(target.region, local=target.local)
+    return DeviceAdmin(
+        DeviceStore(target.devices_table, service_client(session, "dynamodb", target)), clock=time.time
+    )
 
 
 def service_client(session: boto3.session.Session, service: str, target: AwsTarget) -> Any:
@@ -140,6 +159,9 @@ def _read_local_config(path: Path) -> dict[str, str]:
         "region",
         "validation_queue_url",
         "dead_letter_queue_url",
+        "devices_table",
+        "oidc_issuer",
+        "user_pool_client_id",
     )
     return {name: value for name in wanted if isinstance(value := document.get(name), str) and value}
 

@@ -30,6 +30,7 @@ from secure_ai_gateway.operator_cli.arguments import (
     secret_file_option,
 )
 from secure_ai_gateway.operator_cli.aws_target import aws_options
+from secure_ai_gateway.operator_cli.device_actions import add_enrollment_actions
 from secure_ai_gateway.operator_cli.output import failure_message, validation_message
 from secure_ai_protocol.command_line import CommandFailed, UsageError
 from secure_ai_protocol.errors import ProtocolError
@@ -110,6 +111,8 @@ def add_clients_command(commands: SubParsers) -> None:
     set_policy.add_argument("client_id", metavar="CLIENT_ID")
     set_policy.add_argument("policy_id", metavar="POLICY_ID", type=policy_id)
     set_policy.set_defaults(run=reported(_policy_action("set_policy")))
+
+    add_enrollment_actions(actions)
 
 
 def add_policies_command(commands: SubParsers) -> None:

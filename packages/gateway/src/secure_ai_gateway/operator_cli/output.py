@@ -28,6 +28,9 @@ _FAILURE_MESSAGES: Final = {
     ),
     "already_current": "that version's policy is already the current one",
     "policy_malformed": "a stored policy version is malformed",
+    "unknown_device": "no such device",
+    "reserved_client_id": "client ids starting with dev- name enrolled devices; choose another",
+    "device_record_malformed": "a device record in the table is malformed",
 }
 # Failures about the policy an action names, rather than the client.
 _POLICY_REASONS: Final = frozenset(
