@@ -3,7 +3,7 @@
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const B64_INDEX = new Map<string, number>([...B64].map((character, index) => [character, index]));
+const B64_INDEX = new Map<string, number>(Array.from({ length: B64.length }, (_, index) => [B64.charAt(index), index]));
 
 export type Bytes = Uint8Array<ArrayBuffer>;
 

@@ -71,7 +71,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function findingTypes(verdict: Verdict): string[] {
-  const findings = Array.isArray(verdict.findings) ? verdict.findings : [];
+  const findings: readonly { readonly type: string }[] = verdict.findings ?? [];
   return [...new Set(findings.map((finding) => finding.type))].sort();
 }
 

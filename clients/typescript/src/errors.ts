@@ -127,12 +127,7 @@ const RETRY_AFTER = /^[0-9]{1,9}$/;
 /** The typed error for an error response; reads the JSON body's `error` (and `limit` for 409). */
 export async function errorForResponse(response: Response): Promise<ApiError> {
   const { status } = response;
-  let document: unknown = null;
-  try {
-    document = await response.json();
-  } catch {
-    document = null;
-  }
+  const document: unknown = await response.json().catch(() => null);
   const fields = typeof document === "object" && document !== null ? (document as Record<string, unknown>) : {};
   const rawCode = fields["error"];
   const code = typeof rawCode === "string" && ERROR_CODE.test(rawCode) ? rawCode : null;

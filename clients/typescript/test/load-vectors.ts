@@ -8,5 +8,5 @@ export const VECTOR_PATH = fileURLToPath(new URL("../../../../docs/vectors/clien
 export type Vectors = any;
 
 export function loadVectors(path = VECTOR_PATH): Vectors {
-  return JSON.parse(readFileSync(path, "utf-8")) as Vectors;
+  return JSON.parse(readFileSync(path, "utf-8"));
 }
