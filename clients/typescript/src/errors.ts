@@ -136,7 +136,8 @@ export async function errorForResponse(response: Response): Promise<ApiError> {
   if (status === 400 || status === 413) return new BadRequestError(status, code, requestId);
   if (status === 401) return new UnauthorizedError(status, code, requestId);
   if (status === 403) return new ForbiddenError(status, code, requestId);
-  if (status === 409 && code === "device_limit") {
+  // The only 409 the gateway answers is enrollment's device limit; its code may be the generic `conflict`.
+  if (status === 409) {
     const limit = fields["limit"];
     return new DeviceLimitError(status, code, requestId, typeof limit === "number" && Number.isInteger(limit) ? limit : null);
   }

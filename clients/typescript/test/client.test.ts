@@ -142,7 +142,7 @@ describe("SecureAIClient", () => {
 
   it("maps statuses to typed errors", async () => {
     const cases: [number, unknown, Record<string, string>, (error: unknown) => boolean][] = [
-      [409, { error: "conflict", message: "m", limit: 3 }, {}, (error) => !(error instanceof DeviceLimitError)],
+      [409, { error: "conflict", message: "m" }, {}, (error) => error instanceof DeviceLimitError && error.limit === null],
       [409, { error: "device_limit", message: "m", limit: 3 }, {}, (error) => error instanceof DeviceLimitError && error.limit === 3],
       [429, { error: "quota_exceeded", message: "m" }, { "retry-after": "42" }, (error) => error instanceof QuotaExceededError && error.retryAfterSeconds === 42],
       [403, { error: "forbidden", message: "m" }, {}, (error) => error instanceof ForbiddenError],
