@@ -142,3 +142,18 @@ test: install lock-check lint typecheck pytest cfn-lint sam-validate scan build 
 .PHONY: clean
 clean: ## Remove build output and environments
 	rm -rf .aws-sam $(VENV) $(TOOLS) .mutmut .mypy_cache .ruff_cache .pytest_cache .coverage
+
+# --- the TypeScript client
+TS_DIR := clients/typescript
+TS_STAMP := $(TS_DIR)/node_modules/.installed-from-lock
+
+$(TS_STAMP): $(TS_DIR)/package-lock.json $(TS_DIR)/package.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+.PHONY: ts-install
+ts-install: $(TS_STAMP) ## Install the TypeScript client's locked dev dependencies (npm ci, only when the lock changed)
+
+.PHONY: ts-check
+ts-check: $(TS_STAMP) ## TypeScript client: typecheck, lint, tests (unit + vectors), bundle size budget (60 KB gz)
+	cd $(TS_DIR) && npm run --silent typecheck && npm run --silent lint && npm run --silent test && npm run --silent build && npm run --silent size -- 60

@@ -1,0 +1,13 @@
+export { SecureAIClient, ROUTES, ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE, type SecureAIClientOptions } from "./client.js";
+export * from "./errors.js";
+export { MemoryKeyStore, IndexedDbKeyStore, type KeyStore } from "./key-store.js";
+export { importDeviceCredentials, type CredentialsMetadata, type DeviceKey } from "./credentials.js";
+export { importSigningSecret, newNonce, signRequest, signatureBase, signatureParams, PROFILE_TAG, type SigningKey, type SignedHeaders } from "./signing.js";
+export { contentDigest } from "./content-digest.js";
+export { canonicalQuery } from "./canonical-query.js";
+export { importRsaPublicKey, sealRequest, kmsRsaWrappedPlaintext, type RsaRequestKey, type SealRequestInput } from "./request-envelope.js";
+export { importResponseKey, openResponse, wrapResponseDataKey } from "./response-envelope.js";
+export { encryptMessage, parseHeader, decryptMessage, deriveKeys, headerTag, serializeHeaderBody, MessageError, type EncryptedDataKey } from "./esdk/message.js";
+export { serializeContext } from "./esdk/context.js";
+export { fromBase64, toBase64, fromHex, toHex, utf8 } from "./bytes.js";
+export type * from "./types.js";
