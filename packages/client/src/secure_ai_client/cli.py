@@ -21,10 +21,10 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from secure_ai_client.demo import QueueTarget, run_demo
-from secure_ai_client.errors import RateLimited, SecureAIError
+from secure_ai_client.errors import DeviceLimitReached, RateLimited, SecureAIError, Unauthorized
 from secure_ai_client.local_state import (
     DEFAULT_LOCAL_STATE,
     EXAMPLE_LOCAL_STATE_NAME,
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from secure_ai_protocol.command_line import SubParsers
 
 DEFAULT_MODEL: Final = "default"  # the gateway's alias for its configured default model
+DEFAULT_DEVICE_FILE: Final = Path(".secure-ai") / "device.json"
 # Keys of .secure-ai/local.json that the demo's queue step needs besides the client's own.
 BUS_NAME_KEY: Final = "event_bus_name"
 VERDICTS_TABLE_KEY: Final = "verdicts_table"
@@ -102,6 +103,12 @@ def add_ask_command(commands: SubParsers) -> None:
         action="store_true",
         help="encrypt as a mobile/web client (RSA public key only) instead of with KMS",
     )
+    ask.add_argument(
+        "--device",
+        type=Path,
+        metavar="FILE",
+        help="sign as the enrolled device in FILE (secure-ai enroll); renews its key when due",
+    )
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ask.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default: %(default)s)")
     target = ask.add_argument_group("gateway (either --local, or --url and --credentials)")
@@ -118,6 +125,29 @@ def add_ask_command(commands: SubParsers) -> None:
         "--public-key-file", type=Path, metavar="PEM", help="mobile mode: the RSA public key (PEM) to pin"
     )
     ask.set_defaults(run=run_ask)
+
+
+def add_enroll_command(commands: SubParsers) -> None:
+    """`secure-ai enroll`: sign in, enroll this device, keep its key in a 0600 file."""
+    enroll = commands.add_parser(
+        "enroll", help="enroll this device with a signed-in user's OIDC token; write its key file"
+    )
+    enroll.add_argument(
+        "--device-file",
+        type=Path,
+        default=DEFAULT_DEVICE_FILE,
+        metavar="FILE",
+        help="where to write the device's credentials (mode 0600, never overwritten; default: %(default)s)",
+    )
+    enroll.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default: %(default)s)")
+    target = enroll.add_argument_group("gateway (either --local, or --url, --app and --id-token-file)")
+    _local_options(target)
+    target.add_argument("--url", help="the API's base URL with its stage")
+    target.add_argument("--app", metavar="APP_ID", help="the app to enroll with")
+    target.add_argument(
+        "--id-token-file", type=Path, metavar="FILE", help="a file holding the signed-in user's OIDC ID token"
+    )
+    enroll.set_defaults(run=run_enroll)
 
 
 def add_demo_command(commands: SubParsers) -> None:
@@ -163,6 +193,81 @@ def run_ask(args: argparse.Namespace) -> int:
     if result.text is None:
         return _fail("screening blocked the answer; nothing of it left the gateway", EXIT_FAILED)
     return EXIT_OK
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    """Enroll; print the device's id, key id and expiry (never its secret)."""
+    from secure_ai_client.client import SecureAIClient  # noqa: PLC0415 - see the module docstring
+
+    try:
+        url, app_id, id_token = _enrollment_target(args)
+        client = SecureAIClient.enroll(
+            url, app_id=app_id, id_token=id_token, device_file=args.device_file, timeout=args.timeout
+        )
+    except FileExistsError:
+        return _fail(f"{args.device_file} already exists; refusing to overwrite it", EXIT_USAGE)
+    except (_Refused, ValueError) as error:
+        return _fail(str(error), EXIT_USAGE)
+    except OSError as error:
+        return _fail(f"cannot write {args.device_file}: {_problem(error)}", EXIT_FAILED)
+    except SecureAIError as error:
+        return _fail(_enrollment_failure(error), EXIT_FAILED)
+    with client:
+        device = client.device_credentials
+    if device is None:  # pragma: no cover - enroll always returns a device client
+        return _fail("enrollment returned no device", EXIT_FAILED)
+    summary = {
+        "app_id": device.app_id,
+        "device_id": device.device_id,
+        "key_id": device.key_id,
+        "expires_at": device.expires_at,
+        "renew_after": device.renew_after,
+        "device_file": str(args.device_file),
+    }
+    sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return EXIT_OK
+
+
+def _enrollment_target(args: argparse.Namespace) -> tuple[str, str, str]:
+    """(API URL, app id, ID token): from the local stack's demo user, or from the flags."""
+    if args.local or args.local_state:
+        if args.url or args.app or args.id_token_file:
+            raise _Refused("--local cannot be combined with --url, --app or --id-token-file")
+        state = read_local_state(args.local_state or DEFAULT_LOCAL_STATE)
+        return state.api_url, state.require("demo_app_id"), sign_in_demo_user(state)
+    if not (args.url and args.app and args.id_token_file):
+        raise _Refused("pass --local, or --url, --app and --id-token-file")
+    try:
+        id_token = args.id_token_file.read_text(encoding="ascii").strip()
+    except (OSError, ValueError) as error:
+        raise _Refused(f"cannot read {args.id_token_file}: {_problem(error)}") from None
+    return args.url, args.app, id_token
+
+
+def sign_in_demo_user(state: LocalState) -> str:
+    """The local demo user's ID token from the local stack's Cognito (moto), by password."""
+    cognito = state.session().client("cognito-idp", endpoint_url=state.aws_endpoint_url)
+    answer = cognito.initiate_auth(
+        ClientId=state.require("user_pool_client_id"),
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={
+            "USERNAME": state.require("demo_username"),
+            "PASSWORD": state.require("demo_password"),
+        },
+    )
+    token = answer.get("AuthenticationResult", {}).get("IdToken")
+    if not isinstance(token, str):
+        raise _Refused("the local user pool did not sign the demo user in")
+    return token
+
+
+def _enrollment_failure(error: SecureAIError) -> str:
+    if isinstance(error, DeviceLimitReached):
+        limit = f" ({error.limit})" if error.limit is not None else ""
+        return f"this user already has the most devices the app allows{limit}; revoke one first"
+    if isinstance(error, Unauthorized):
+        return "enrollment refused: the sign-in token was not accepted for this app (sign in again)"
+    return str(error)
 
 
 def run_demo_command(args: argparse.Namespace) -> int:
@@ -227,6 +332,8 @@ def _queue_target(state: LocalState) -> tuple[QueueTarget | None, str | None]:
 def _ask_client(args: argparse.Namespace) -> SecureAIClient:
     from secure_ai_client.client import SecureAIClient  # noqa: PLC0415 - see the module docstring
 
+    if args.device is not None:
+        return _device_client(args)
     mode: EnvelopeMode = "mobile" if args.mobile else "server"
     remote = {
         "--url": args.url,
@@ -268,6 +375,29 @@ def _ask_client(args: argparse.Namespace) -> SecureAIClient:
     )
 
 
+def _device_client(args: argparse.Namespace) -> SecureAIClient:
+    """A client signing as the enrolled device in `--device` (mobile mode: a device has no KMS access)."""
+    from secure_ai_client.client import SecureAIClient  # noqa: PLC0415 - see the module docstring
+
+    if args.credentials is not None or args.kms_key_arn is not None:
+        raise _Refused("--device cannot be combined with --credentials or --kms-key-arn")
+    options: dict[str, Any] = {"timeout": args.timeout}
+    if args.local or args.local_state:
+        if args.url is not None:
+            raise _Refused("--local cannot be combined with --url")
+        state = read_local_state(args.local_state or DEFAULT_LOCAL_STATE)
+        url = state.api_url
+        options.update(rsa_public_key_pem=state.rsa_public_key_pem, rsa_key_arn=state.rsa_key_arn)
+    elif args.url is None:
+        raise _Refused("--device needs --local or --url")
+    else:
+        url = args.url
+    try:
+        return SecureAIClient.from_device_file(url, args.device, **options)
+    except (OSError, ValueError) as error:
+        raise _Refused(f"cannot use {args.device}: {_problem(error)}") from None
+
+
 def _problem(error: OSError | ValueError) -> str:
     # The OS's reason or the parser's fixed message; never the file's content.
     if isinstance(error, UnicodeError):
@@ -289,4 +419,8 @@ def _fail(message: str, code: int) -> int:
 
 
 # The commands this package gives; installed distributions add theirs through ENTRY_POINT_GROUP.
-COMMANDS: Final[tuple[Callable[[SubParsers], None], ...]] = (add_ask_command, add_demo_command)
+COMMANDS: Final[tuple[Callable[[SubParsers], None], ...]] = (
+    add_ask_command,
+    add_enroll_command,
+    add_demo_command,
+)

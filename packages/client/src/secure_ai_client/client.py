@@ -12,8 +12,10 @@ refuses as a replay. Calling a method again signs a new request. See docs/sdk.md
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +25,8 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from secure_ai_client.errors import NetworkError
+from secure_ai_client.devices import credentials_from, enroll_device, read_device_file, write_device_file
+from secure_ai_client.errors import NetworkError, ResponseRejected
 from secure_ai_client.exchange import (
     Call,
     MobileSealer,
@@ -49,8 +52,9 @@ from secure_ai_protocol.envelope.rules import EnvelopeMode
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
-from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
+from secure_ai_protocol.routes import CHAT_ROUTE, DEVICE_RENEWAL_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
 from secure_ai_protocol.signing.profile import PROFILE_TAG
+from secure_ai_protocol.wire.devices import DeviceCredentials
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -106,6 +110,16 @@ class _Settings:
 
     def __repr__(self) -> str:
         return f"_Settings(base_url={self.base_url!r}, key_id={self.key_id!r}, mode={self.mode!r})"
+
+    def with_key(self, key_id: str, secret: bytes) -> _Settings:
+        """These settings with the next key of the same signer (a renewed device key)."""
+        if parse_key_id(key_id).client_id != self.client_id:
+            raise ValueError("a renewed key must belong to the same device")
+        SignatureAuth(key_id=key_id, secret=secret, tag=self.tag)
+        renewed = copy.copy(self)
+        renewed.key_id = key_id
+        renewed._secret = secret
+        return renewed
 
     def auth(self, req_id: str) -> SignatureAuth:
         """The signer of one request: its nonce is that request's req_id."""
@@ -199,11 +213,106 @@ class SecureAIClient(_ClientSurface):
         )
         self._mobile_sealer = self._settings.pinned_mobile_sealer()
         self._lock = threading.Lock()
+        self._device: DeviceCredentials | None = None
+        self._device_file: Path | None = None
+
+    @classmethod
+    def enroll(
+        cls,
+        base_url: str,
+        *,
+        app_id: str,
+        id_token: str,
+        device_file: Path | None = None,
+        mode: EnvelopeMode = "mobile",
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+        **options: Any,
+    ) -> Self:
+        """Enroll this device with the signed-in user's OIDC token; a client signing with its new key.
+
+        With `device_file`, the credentials are also written there (mode 0600, never over an existing
+        file) and every renewal rewrites it. Raises Unauthorized, DeviceLimitReached (`limit`),
+        NetworkError; FileExistsError before anything is sent if `device_file` exists.
+        """
+        if device_file is not None and (device_file.exists() or device_file.is_symlink()):
+            raise FileExistsError(f"{device_file} already exists; refusing to overwrite it")
+        url = str(httpx.URL(base_url)).rstrip("/")
+        with httpx.Client(base_url=url, timeout=timeout, transport=transport, follow_redirects=False) as http:
+            credentials = enroll_device(http, app_id=app_id, id_token=id_token)
+        if device_file is not None:
+            write_device_file(device_file, credentials)
+        return cls.from_device(
+            base_url,
+            credentials,
+            device_file=device_file,
+            mode=mode,
+            timeout=timeout,
+            transport=transport,
+            **options,
+        )
+
+    @classmethod
+    def from_device(
+        cls,
+        base_url: str,
+        credentials: DeviceCredentials,
+        *,
+        device_file: Path | None = None,
+        mode: EnvelopeMode = "mobile",
+        **options: Any,
+    ) -> Self:
+        """A client signing with an enrolled device's key (renewed automatically once due)."""
+        client = cls(
+            base_url,
+            key_id=credentials.key_id,
+            secret=credentials.secret_bytes,
+            tag=credentials.signature_tag,
+            mode=mode,
+            **options,
+        )
+        client._device = credentials
+        client._device_file = device_file
+        return client
+
+    @classmethod
+    def from_device_file(cls, base_url: str, path: Path, **options: Any) -> Self:
+        """A client from a device file written by `enroll` (or `secure-ai enroll`)."""
+        return cls.from_device(base_url, read_device_file(path), device_file=path, **options)
+
+    @property
+    def device_credentials(self) -> DeviceCredentials | None:
+        """The enrolled device's current credentials, or None for an operator-issued key."""
+        return self._device
+
+    def renew_device(self) -> DeviceCredentials:
+        """The device's next key (POST /v1/devices/renew, signed by the current one), now in use.
+
+        Raises Unauthorized when the current key has expired or the device was revoked: enroll again.
+        """
+        current = self._device
+        if current is None:
+            raise ValueError("renew_device needs a client made by enroll or from_device")
+        response = self._send(json_call(DEVICE_RENEWAL_ROUTE, {}))
+        renewed = credentials_from(response, expected_status=200)
+        if (renewed.device_id, renewed.app_id) != (current.device_id, current.app_id):
+            raise ResponseRejected("renewal_for_another_device")
+        with self._lock:
+            self._settings = self._settings.with_key(renewed.key_id, renewed.secret_bytes)
+            self._device = renewed
+        if self._device_file is not None:
+            write_device_file(self._device_file, renewed, replace=True)
+        return renewed
+
+    def _renew_if_due(self) -> None:
+        if self._device is not None and time.time() >= self._device.renew_after:
+            self.renew_device()
 
     def chat_completions(
         self, *, model: str, messages: Sequence[Mapping[str, Any]], **openai_params: Any
     ) -> ChatResult:
         """One encrypted, screened chat completion (OpenAI parameters such as max_tokens pass through)."""
+        self._renew_if_due()
         call = sealed_call(CHAT_ROUTE, chat_request(model, messages, openai_params), self._sealer())
         return chat_result(opened_payload(self._send(call), call), call)
 
@@ -216,6 +325,7 @@ class SecureAIClient(_ClientSurface):
         encrypted: bool = False,
     ) -> VerdictResult:
         """Screen `text` with the validator (POST /v1/validate); sealed both ways when `encrypted`."""
+        self._renew_if_due()
         document = validation_request(text, policy_id=policy_id, schema=schema)
         if encrypted:
             call = sealed_call(VALIDATE_ROUTE, document, self._sealer())

@@ -52,6 +52,16 @@ class Forbidden(ApiError):
     """403: signed correctly, but this key may not do this (scope, model, revoked key)."""
 
 
+class DeviceLimitReached(ApiError):
+    """409 from enrollment: the user already has `limit` active devices at this app; revoke one first."""
+
+    def __init__(
+        self, status: int, code: str | None = None, request_id: str | None = None, limit: int | None = None
+    ) -> None:
+        super().__init__(status, code, request_id)
+        self.limit = limit
+
+
 class RateLimited(ApiError):
     """429: a budget is spent or the model is rate limited; `retry_after` is in seconds, if given."""
 
@@ -118,6 +128,7 @@ _ERRORS_BY_STATUS: Final[dict[int, type[ApiError]]] = {
     413: BadRequest,
     401: Unauthorized,
     403: Forbidden,
+    409: DeviceLimitReached,
     429: RateLimited,
     502: UpstreamError,
     504: UpstreamError,
@@ -135,6 +146,8 @@ def error_for_response(response: httpx.Response) -> ApiError:
     error_class = _ERRORS_BY_STATUS.get(status, ApiError)
     if error_class is RateLimited:
         return RateLimited(status, code, request_id, retry_after=_retry_after(response))
+    if error_class is DeviceLimitReached:
+        return DeviceLimitReached(status, code, request_id, limit=_device_limit(response))
     return error_class(status, code, request_id)
 
 
@@ -154,6 +167,15 @@ def _error_code(response: httpx.Response) -> str | None:
     if isinstance(code, str) and _ERROR_CODE.fullmatch(code):
         return code
     return None
+
+
+def _device_limit(response: httpx.Response) -> int | None:
+    try:
+        document = response.json()
+    except ValueError:
+        return None
+    limit = document.get("limit") if isinstance(document, dict) else None
+    return limit if type(limit) is int and 0 < limit <= 1000 else None
 
 
 def _retry_after(response: httpx.Response) -> int | None:
