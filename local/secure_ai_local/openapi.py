@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 from pydantic_core import core_schema
 
-from secure_ai_gateway.api.statuses import answer_of, public_body_of
+from secure_ai_gateway.api.statuses import answer_of, public_body, public_body_of
 from secure_ai_gateway.services.validator import EncryptedValidation
 from secure_ai_local.api_gateway import DEFAULT_PORT
 from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
@@ -36,6 +36,7 @@ from secure_ai_protocol.envelope.rules import RESP_KEY_BYTES
 from secure_ai_protocol.errors import (
     BadRequest,
     DependencyUnavailable,
+    DeviceLimitReached,
     Forbidden,
     PayloadTooLarge,
     ProtocolError,
@@ -46,8 +47,15 @@ from secure_ai_protocol.errors import (
     UpstreamTimeout,
 )
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
+from secure_ai_protocol.routes import (
+    CHAT_ROUTE,
+    DEVICE_RENEWAL_ROUTE,
+    DEVICES_ROUTE,
+    PUBLIC_KEY_ROUTE,
+    VALIDATE_ROUTE,
+)
 from secure_ai_protocol.wire.chat import RequestPlaintext
+from secure_ai_protocol.wire.devices import DeviceCredentials, EnrollmentRequest
 from secure_ai_protocol.wire.responses import ChatResponse, ErrorBody, PublicKeyDocument
 from secure_ai_protocol.wire.validation import ValidationRequest
 from secure_ai_protocol.wire.verdict import Verdict
@@ -92,7 +100,20 @@ SIGNED_ROUTE_ERRORS: Final[tuple[type[ProtocolError], ...]] = (
     DependencyUnavailable,
     UpstreamTimeout,
 )
+# POST /v1/devices: authenticated by the OIDC token in the function, so its 401 is the function's.
+ENROLLMENT_ERRORS: Final[tuple[type[ProtocolError], ...]] = (
+    BadRequest,
+    Unauthenticated,
+    Forbidden,
+    PayloadTooLarge,
+    DeviceLimitReached,
+    DependencyUnavailable,
+)
+RENEWAL_ERRORS: Final[tuple[type[ProtocolError], ...]] = (*ENROLLMENT_ERRORS[:-2], DependencyUnavailable)
 RETRY_AFTER_ERRORS: Final = (QuotaExceeded, UpstreamRateLimited)
+
+
+OIDC_SCHEME: Final = "oidcToken"
 
 
 class UndocumentedRoute(LookupError):
@@ -142,6 +163,8 @@ SCHEMA_MODELS: Final[tuple[tuple[type[BaseModel], JsonSchemaMode], ...]] = (
     (Verdict, "serialization"),
     (ChatResponse, "serialization"),
     (PublicKeyDocument, "serialization"),
+    (EnrollmentRequest, "validation"),
+    (DeviceCredentials, "serialization"),
     (ErrorBody, "serialization"),
 )
 
@@ -188,13 +211,15 @@ def response_name(status: HTTPStatus) -> str:
 
 def _error_classes_by_status() -> dict[HTTPStatus, list[type[ProtocolError]]]:
     by_status: dict[HTTPStatus, list[type[ProtocolError]]] = {}
-    for error_class in SIGNED_ROUTE_ERRORS:
+    for error_class in dict.fromkeys((*SIGNED_ROUTE_ERRORS, *ENROLLMENT_ERRORS)):
         by_status.setdefault(answer_of(error_class).status, []).append(error_class)
     return dict(sorted(by_status.items()))
 
 
-def _public_body_of(error_class: type[ProtocolError]) -> dict[str, str]:
-    return public_body_of(error_class)
+def _public_body_of(error_class: type[ProtocolError]) -> dict[str, str | int]:
+    if error_class is DeviceLimitReached:
+        return public_body(DeviceLimitReached(5))
+    return dict(public_body_of(error_class))
 
 
 def _gateway_body(template: StackTemplate, status: HTTPStatus) -> Any:
@@ -361,11 +386,64 @@ def validate() -> dict[str, Any]:
     }
 
 
+def enroll_device() -> dict[str, Any]:
+    """`POST /v1/devices`."""
+    return {
+        "operationId": "enrollDevice",
+        "summary": "Enroll a signed-in user's device: its own short-lived signing key, sent once",
+        "description": (
+            "Authenticated by the user's OIDC token from the app's issuer (`Authorization: Bearer`), not by a "
+            "signature. Every problem with the token or the app is the same 401. One token enrolls one device; "
+            "a user at the app's device limit gets a 409 naming it. The answer is the only copy of the secret "
+            "(docs/enrollment.md)."
+        ),
+        "security": [{OIDC_SCHEME: []}],
+        "requestBody": {
+            "required": True,
+            "content": {JSON_CONTENT_TYPE: {"schema": _ref(EnrollmentRequest)}},
+        },
+        "responses": {
+            "201": {
+                "description": "The device's credentials: key id, secret, expiry",
+                "headers": NO_STORE,
+                "content": {JSON_CONTENT_TYPE: {"schema": _ref(DeviceCredentials)}},
+            },
+            **_error_refs(ENROLLMENT_ERRORS),
+        },
+    }
+
+
+def renew_device() -> dict[str, Any]:
+    """`POST /v1/devices/renew`."""
+    return {
+        "operationId": "renewDevice",
+        "summary": "The device's next key, signed for by its current one",
+        "description": (
+            "Signed with the device's newest key (body `{}`), before it expires; the device's maximum age "
+            "bounds every renewal. The key it replaces keeps verifying for five minutes (docs/enrollment.md)."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {JSON_CONTENT_TYPE: {"schema": {"type": "object", "maxProperties": 0}}},
+        },
+        "responses": {
+            "200": {
+                "description": "The device's next credentials",
+                "headers": NO_STORE,
+                "content": {JSON_CONTENT_TYPE: {"schema": _ref(DeviceCredentials)}},
+            },
+            **_error_refs(RENEWAL_ERRORS),
+        },
+    }
+
+
 # (path, method) → the operation; a route in the template without one here fails the generation.
 OPERATIONS: Final[Mapping[tuple[str, str], Callable[[], dict[str, Any]]]] = {
     (CHAT_ROUTE, "POST"): chat_completions,
     (PUBLIC_KEY_ROUTE, "GET"): public_key,
     (VALIDATE_ROUTE, "POST"): validate,
+    (DEVICES_ROUTE, "POST"): enroll_device,
+    (DEVICE_RENEWAL_ROUTE, "POST"): renew_device,
 }
 
 
@@ -437,7 +515,15 @@ def build_document(template: StackTemplate) -> dict[str, Any]:
         "components": {
             "schemas": component_schemas(),
             "responses": error_responses(template),
-            "securitySchemes": security_schemes,
+            "securitySchemes": {
+                **security_schemes,
+                OIDC_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "The signed-in user's OIDC token from the app's issuer (enrollment only)",
+                },
+            },
         },
     }
 

@@ -150,19 +150,19 @@ def _create_table(
 ) -> None:
     dynamodb = session.client("dynamodb")
     name = properties.get("TableName", f"{stack.stack_name}-{logical_id}")
+    indexes = (
+        {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+        if "GlobalSecondaryIndexes" in properties
+        else {}
+    )
     description = dynamodb.create_table(
         TableName=name,
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
         BillingMode=properties["BillingMode"],
         SSESpecification={"Enabled": bool(properties.get("SSESpecification", {}).get("SSEEnabled"))},
+        **indexes,
     )["TableDescription"]
-    if properties.get("GlobalSecondaryIndexes"):
-        dynamodb.update_table(
-            TableName=name,
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            GlobalSecondaryIndexUpdates=[{"Create": index} for index in properties["GlobalSecondaryIndexes"]],
-        )
     ttl = properties.get("TimeToLiveSpecification")
     if ttl:
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)

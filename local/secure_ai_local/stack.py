@@ -91,6 +91,8 @@ class LocalStackOptions:
     integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS
     queue_retry_delay_seconds: int = DEFAULT_RETRY_DELAY_SECONDS
     demo_client_id: str = DEMO_CLIENT_ID
+    # The authorizer's key cache (60 s deployed); tests shorten it to see a revocation take effect.
+    key_cache_seconds: float | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], **overrides: Any) -> LocalStackOptions:
@@ -404,6 +406,10 @@ class LocalStack:
             )
         # moto serves the user pool's JWKS over http on 127.0.0.1 (deployed: https only).
         stack.function_environments["DevicesFunction"]["JWKS_ALLOW_HTTP_LOOPBACK"] = "true"
+        if options.key_cache_seconds is not None:
+            stack.function_environments["AuthorizerFunction"]["KEY_CACHE_SECONDS"] = str(
+                options.key_cache_seconds
+            )
         self._provisioned = stack
         self._configure_model_key(stack)
         demo = provision_demo_client(

@@ -43,6 +43,11 @@ def loaded(statement: str, candidates: tuple[str, ...]) -> list[str]:
         ("import gateway_completion.app", (*SCREEN_PARSERS, "secure_ai_client")),
         # The validator imports the Encryption SDK only when an envelope arrives.
         ("import gateway_validator.app", (*ENCRYPTION_SDK, *SCREEN_PARSERS, "secure_ai_client")),
+        # Enrollment verifies a token and seals a key: no envelopes, no model, no screen, no tracer.
+        (
+            "import gateway_devices.app",
+            (*ENCRYPTION_SDK, *SCREEN_PARSERS, "openai", "aws_xray_sdk", "secure_ai_client"),
+        ),
         # Signing is pure: a client that only signs loads no AWS library.
         (
             "import secure_ai_protocol.signing.content_digest, secure_ai_protocol.key_ids\n"

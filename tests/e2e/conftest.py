@@ -31,8 +31,12 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The whole API on 127.0.0.1 (free port), local.json in a temporary directory."""
-    with LocalStack(LocalStackOptions(port=0, state_dir=tmp_path_factory.mktemp("local-stack"))) as stack:
+    """The whole API on 127.0.0.1 (free port), local.json in a temporary directory; the authorizer
+    caches keys for 1 s (60 s deployed), so a revocation is seen without a minute's wait."""
+    options = LocalStackOptions(
+        port=0, state_dir=tmp_path_factory.mktemp("local-stack"), key_cache_seconds=1.0
+    )
+    with LocalStack(options) as stack:
         yield stack
 
 

@@ -24,7 +24,7 @@ OBSERVABILITY = Path(observability.__file__).resolve()
 # make a detector unavailable, which the screen alarms count.
 MODEL_ADAPTER = REPOSITORY_ROOT / "packages" / "gateway" / "src" / "secure_ai_gateway" / "adapters" / "openai"
 MODEL_CALL = (MODEL_ADAPTER / "chat.py", MODEL_ADAPTER / "access.py")
-FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction")
+FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
     "DeadLetterQueueAlarm",
@@ -86,13 +86,13 @@ def registry_value(node: ast.expr) -> str:
 
 
 def emitted_metric_names() -> set[str]:
-    """Every name the functions can publish, read off the source: count() and count_refusal() name
+    """Every name the functions can publish, read off the source: count(), count_refusal() and count_for_user() name
     one; count_screen() names its prefix's decisions and the two screen-health counts."""
     names: set[str] = set()
     for path, tree in source_trees():
         if path == OBSERVABILITY:
             continue
-        for call in observability_calls(tree, {"count", "count_refusal"}):
+        for call in observability_calls(tree, {"count", "count_refusal", "count_for_user"}):
             names.add(registry_value(call.args[1]))
         for call in observability_calls(tree, {"count_screen"}):
             prefix = registry_value(call.args[1])

@@ -14,6 +14,7 @@ LOG_GROUPS = {
     "AuthorizerLogGroup": "AuthorizerFunction",
     "CompletionLogGroup": "CompletionFunction",
     "ValidatorLogGroup": "ValidatorFunction",
+    "DevicesLogGroup": "DevicesFunction",
 }
 LOG_GROUP_ARN_PREFIX = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
 

@@ -70,7 +70,7 @@ def test_no_function_statement_allows_a_whole_service(stack_template: StackTempl
                 assert not str(action).endswith(":*"), f"{logical_id} allows {action}"
 
 
-def test_the_authorizer_reads_clients_writes_nonces_and_unseals_only_client_secrets(
+def test_the_authorizer_reads_clients_and_devices_writes_nonces_and_unseals_only_client_secrets(
     stack_template: StackTemplate,
 ) -> None:
     statements = function_statements(stack_template, "AuthorizerFunction")
@@ -82,12 +82,38 @@ def test_the_authorizer_reads_clients_writes_nonces_and_unseals_only_client_secr
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    (read,) = grants(statements, "dynamodb:GetItem")
-    assert read["Resource"] == {"Fn::GetAtt": ["ClientsTable", "Arn"]}
+    reads = grants(statements, "dynamodb:GetItem")
+    assert sorted(read["Resource"]["Fn::GetAtt"][0] for read in reads) == ["ClientsTable", "DevicesTable"]
     (write,) = grants(statements, "dynamodb:PutItem")
     assert write["Resource"] == {"Fn::GetAtt": ["NoncesTable", "Arn"]}
     (unseal,) = grants(statements, "kms:Decrypt")
     assert unseal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "client-secret"}}
+
+
+def test_the_devices_function_seals_but_never_unseals_device_secrets(stack_template: StackTemplate) -> None:
+    statements = function_statements(stack_template, "DevicesFunction")
+    actions = {action for s in statements for action in as_list(s["Action"])}
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "secretsmanager:GetSecretValue",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    (seal,) = grants(statements, "kms:Encrypt")
+    assert seal["Resource"] == {"Fn::GetAtt": ["RequestKey", "Arn"]}
+    assert seal["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": "client-secret"}}
+    # Its only Decrypt is of its one secret, through Secrets Manager, with the secrets key.
+    (decrypt,) = grants(statements, "kms:Decrypt")
+    assert decrypt["Resource"] == {"Fn::GetAtt": ["SecretsKey", "Arn"]}
+    assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == {
+        "Ref": "VerdictDigestKeySecret"
+    }
+    writes = grants(statements, "dynamodb:UpdateItem")
+    assert [write["Resource"] for write in writes] == [{"Fn::GetAtt": ["DevicesTable", "Arn"]}]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from secure_ai_gateway.screening.policy import DEFAULT_POLICY
 from secure_ai_gateway.screening.screen import screen_text
 from secure_ai_gateway.services.completion import response_payload
 from secure_ai_local.openapi import (
+    OIDC_SCHEME,
     DOCUMENT_PATH,
     REGENERATE_COMMAND,
     SIGNED_ROUTE_ERRORS,
@@ -124,7 +125,7 @@ def test_each_function_app_registers_exactly_its_template_routes(
 
 def test_every_function_with_api_events_is_checked_against_its_app(stack_template: StackTemplate) -> None:
     with_routes = {route.function for route in api_routes(stack_template)}
-    assert with_routes == {"CompletionFunction", "ValidatorFunction"}
+    assert with_routes == {"CompletionFunction", "ValidatorFunction", "DevicesFunction"}
 
 
 def test_only_the_template_s_open_route_is_documented_without_signature(
@@ -135,7 +136,8 @@ def test_only_the_template_s_open_route_is_documented_without_signature(
         operation = committed["paths"][route.path][route.method.lower()]
         assert ("security" not in operation) == route.signed, f"{route.method} {route.path}"
         if not route.signed:
-            assert operation["security"] == []
+            # Open to anyone (the public key), or to the bearer of an OIDC token (enrollment).
+            assert operation["security"] in ([], [{OIDC_SCHEME: []}])
 
 
 def test_a_template_route_without_an_operation_fails_the_generation(stack_template: StackTemplate) -> None:
@@ -174,6 +176,8 @@ def test_a_route_without_its_own_authorizer_is_signed_by_the_api_s_default(
         ("/v1/chat/completions", "POST"): True,
         ("/v1/keys/public", "GET"): False,
         ("/v1/validate", "POST"): True,
+        ("/v1/devices", "POST"): False,
+        ("/v1/devices/renew", "POST"): True,
     }
 
 

@@ -11,6 +11,7 @@ import pytest
 from secure_ai_gateway.settings import (
     AuthorizerSettings,
     CompletionSettings,
+    DevicesSettings,
     FunctionSettings,
     ValidatorSettings,
 )
@@ -21,9 +22,11 @@ SETTINGS_BY_FUNCTION: dict[str, type[FunctionSettings]] = {
     "AuthorizerFunction": AuthorizerSettings,
     "CompletionFunction": CompletionSettings,
     "ValidatorFunction": ValidatorSettings,
+    "DevicesFunction": DevicesSettings,
 }
-PUBLIC_ROUTES = {("/v1/keys/public", "GET")}
-TABLES_WITH_TTL = {"NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable"}
+# Open to the world: the public key, and enrollment (authenticated by the OIDC token, in the function).
+PUBLIC_ROUTES = {("/v1/keys/public", "GET"), ("/v1/devices", "POST")}
+TABLES_WITH_TTL = {"NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable", "DevicesTable"}
 
 
 def api_events(template: StackTemplate) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
@@ -155,6 +158,7 @@ def test_the_template_declares_exactly_the_tables_the_tests_check(stack_template
         "UsageTable",
         "VerdictsTable",
         "IdempotencyTable",
+        "DevicesTable",
     }
 
 

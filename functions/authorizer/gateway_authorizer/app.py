@@ -45,6 +45,7 @@ def build_dependencies(settings: AuthorizerSettings) -> RequestAuthorizer:
         ClientStore(settings.clients_table),
         SecretSealer(settings.secrets_key_arn),
         clock=time.time,
+        cache_seconds=settings.key_cache_seconds,
         devices=DeviceStore(settings.devices_table),
     )
     return RequestAuthorizer(

@@ -60,6 +60,8 @@ class AuthorizerSettings(FunctionSettings):
     nonces_table: NonEmpty = Field(alias="NONCES_TABLE")
     secrets_key_arn: KmsKeyArn = Field(alias="SECRETS_KEY_ARN")
     signature_tag: NonEmpty = Field(alias="SIGNATURE_TAG")
+    # How long a resolved key is reused: a revocation takes effect within it (docs/clients.md).
+    key_cache_seconds: float = Field(default=60.0, alias="KEY_CACHE_SECONDS", ge=0, le=300)
 
 
 class ModelSettings(FunctionSettings):

@@ -95,7 +95,10 @@ class PublicKeyDocument(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every refusal's body: a stable code and message, never the reason (that goes to the logs)."""
+    """Every refusal's body: a stable code and message, never the reason (that goes to the logs).
+
+    One addition: the 409 of `POST /v1/devices` also names `limit`, the app's active devices per user.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore", json_schema_serialization_defaults_required=True)
 
