@@ -401,6 +401,7 @@ def test_a_token_of_exactly_the_size_cap_is_accepted_and_one_more_is_refused(
         (f"{segment('RS256')}.{segment({})}.", "token_malformed"),
         (f"{b64url(b'{not json')}.{segment({})}.", "token_malformed"),
         (f"!!!!.{segment({})}.", "token_malformed"),
+        (f"{b64url(b'[' * 5000)}.{segment({})}.", "token_malformed"),
         (f"{segment({'typ': 'JWT', 'kid': 'rsa-1'})}.{segment({})}.", "token_algorithm"),
         (f"{segment({'alg': ['RS256'], 'kid': 'rsa-1'})}.{segment({})}.", "token_algorithm"),
         (f"{segment({'alg': 'RS256', 'kid': 'rsa-1'})}.{segment({})}.", "token_signature"),
