@@ -21,6 +21,10 @@ OUTSIDE_WORLD = (
     "aws_encryption_sdk",
     "aws_cryptographic_material_providers",
 )
+# What token verification may import besides itself and the protocol's errors: no I/O.
+PURE_IDENTITY_IMPORTS = frozenset(
+    {"jwt", "cryptography", "__future__", "collections", "dataclasses", "math", "typing"}
+)
 SERVER_ONLY = ("aws_lambda_powertools", "aws_xray_sdk", "openai", "re2", "jsonschema")
 
 
@@ -115,6 +119,23 @@ def test_the_screen_is_pure() -> None:
     assert outside == set()
     assert [
         edge for edge in edges("secure_ai_gateway.screening") if top(edge.imported) in OUTSIDE_WORLD
+    ] == []
+
+
+def test_token_verification_is_pure() -> None:
+    # identity/ imports only itself, the protocol's errors, PyJWT and cryptography: the keys come
+    # through its SigningKeys port (adapters/jwks.py fetches them), never from the network here.
+    assert edges("secure_ai_gateway.identity") != []
+    outside = {
+        edge.imported
+        for edge in edges("secure_ai_gateway.identity")
+        if not edge.imported.startswith(("secure_ai_gateway.identity", "secure_ai_protocol.errors"))
+        and top(edge.imported) not in PURE_IDENTITY_IMPORTS
+    }
+    assert outside == set()
+    # PyJWT's own JWKS client fetches keys over urllib, with none of the adapter's bounds.
+    assert [
+        edge for edge in edges("secure_ai_gateway.identity") if edge.imported.startswith("jwt.jwks")
     ] == []
 
 
