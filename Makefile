@@ -136,12 +136,13 @@ mutate: $(VENV)/.synced $(MUTMUT) ## Mutation testing of the modules in [tool.mu
 	tools/mutate run $(MUTATE_ARGS)
 
 .PHONY: test
-test: install lock-check lint typecheck pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
+test: install lock-check lint typecheck ts-check pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
 	@echo "make test: all checks passed"
 
 .PHONY: clean
 clean: ## Remove build output and environments
 	rm -rf .aws-sam $(VENV) $(TOOLS) .mutmut .mypy_cache .ruff_cache .pytest_cache .coverage
+	rm -rf $(TS_DIR)/node_modules $(TS_DIR)/dist
 
 # --- the TypeScript client
 TS_DIR := clients/typescript

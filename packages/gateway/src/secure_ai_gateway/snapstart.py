@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from secure_ai_gateway.adapters.aws_clients import reset_clients
-from secure_ai_gateway.adapters.openai.access import forget_cached_secrets
+from secure_ai_gateway.adapters.secrets_provider import forget_cached_secrets
 from secure_ai_gateway.wiring import ExecutionEnvironment
 
 

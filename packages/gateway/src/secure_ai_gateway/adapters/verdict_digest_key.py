@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from secure_ai_gateway.adapters.openai.access import secret_from_secrets_manager
+from secure_ai_gateway.adapters.secrets_provider import secret_from_secrets_manager
 from secure_ai_protocol.errors import DependencyUnavailable
 
 # HMAC-SHA256's block is 64 bytes and its output 32: a shorter key would be the weakest link.

@@ -13,6 +13,7 @@ from typing import Annotated, Final, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from secure_ai_gateway.identity.oidc import ASYMMETRIC_ALGORITHMS
 from secure_ai_protocol.errors import ProtocolError, Unauthenticated
 from secure_ai_protocol.key_ids import CLIENT_ID_PATTERN, MAX_KEY_VERSION
 
@@ -29,10 +30,6 @@ EpochSeconds = Annotated[int, Field(ge=0)]
 Status = Literal["active", "revoked"]
 
 DEFAULT_POLICY_ID: Final = "default"
-# The asymmetric JWS algorithms an app may name; `none` and the HMAC family are never accepted.
-ASYMMETRIC_ALGORITHMS: Final = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-)
 LoopbackOrHttpsUrl = Annotated[
     str,
     StringConstraints(

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from pydantic import ValidationError
 
 from secure_ai_gateway.client_registry.admin import DEFAULT_OVERLAP_SECONDS
 from secure_ai_gateway.client_registry.records import DEFAULT_POLICY_ID
@@ -31,14 +28,10 @@ from secure_ai_gateway.operator_cli.arguments import (
 )
 from secure_ai_gateway.operator_cli.aws_target import aws_options
 from secure_ai_gateway.operator_cli.device_actions import add_enrollment_actions
-from secure_ai_gateway.operator_cli.output import failure_message, validation_message
-from secure_ai_protocol.command_line import CommandFailed, UsageError
-from secure_ai_protocol.errors import ProtocolError
+from secure_ai_gateway.operator_cli.output import Action, reported
 
 if TYPE_CHECKING:
     from secure_ai_protocol.command_line import SubParsers
-
-Action = Callable[[argparse.Namespace], int]
 
 
 def add_clients_command(commands: SubParsers) -> None:
@@ -163,20 +156,5 @@ def _policy_action(name: str) -> Action:
 
         action: Action = policy_actions.ACTIONS[name]
         return action(args)
-
-    return run
-
-
-def reported(action: Action, invalid: str = "client settings") -> Action:
-    """`action`, with invalid `invalid` as usage errors and gateway errors as failed operations."""
-
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return action(args)
-        except ValidationError as exc:
-            raise UsageError(validation_message(exc, invalid)) from None
-        except ProtocolError as exc:
-            message = failure_message(exc, getattr(args, "client_id", None), getattr(args, "policy_id", None))
-            raise CommandFailed(message) from exc
 
     return run

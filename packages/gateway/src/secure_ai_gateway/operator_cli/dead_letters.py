@@ -19,8 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.operator_cli.arguments import positive_int
 from secure_ai_gateway.operator_cli.aws_target import aws_options, resolve_target, service_client, session_for
-from secure_ai_gateway.operator_cli.commands import reported
-from secure_ai_gateway.operator_cli.output import print_json
+from secure_ai_gateway.operator_cli.output import print_json, reported
 from secure_ai_protocol.command_line import EXIT_OK, CommandFailed, UsageError
 from secure_ai_protocol.errors import DependencyUnavailable
 

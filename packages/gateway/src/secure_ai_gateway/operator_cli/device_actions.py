@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from secure_ai_gateway.client_registry.records import EnrollmentSettings
 from secure_ai_gateway.operator_cli.arguments import comma_list, positive_int
 from secure_ai_gateway.operator_cli.aws_target import aws_options, client_admin, device_admin, resolve_target
-from secure_ai_gateway.operator_cli.output import print_json
+from secure_ai_gateway.operator_cli.output import print_json, reported
 from secure_ai_protocol.command_line import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -27,8 +27,6 @@ DEFAULT_USER_REQUEST_BUDGET: Final = 200
 
 def add_devices_command(commands: SubParsers) -> None:
     """`secure-ai devices ...`: list and revoke enrolled devices."""
-    from secure_ai_gateway.operator_cli.commands import reported  # noqa: PLC0415 - one failure mapping
-
     devices = commands.add_parser("devices", help="list and revoke enrolled devices")
     actions = devices.add_subparsers(dest="action", metavar="ACTION", required=True)
     aws = aws_options()
@@ -53,8 +51,6 @@ def add_devices_command(commands: SubParsers) -> None:
 
 def add_enrollment_actions(actions: SubParsers) -> None:
     """`clients enable-enrollment` and `clients disable-enrollment`."""
-    from secure_ai_gateway.operator_cli.commands import reported  # noqa: PLC0415 - one failure mapping
-
     aws = aws_options()
     enable = actions.add_parser(
         "enable-enrollment", parents=[aws], help="let the app's signed-in users enroll devices"

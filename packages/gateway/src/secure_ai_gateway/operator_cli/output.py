@@ -1,16 +1,22 @@
-"""What the `clients` and `policies` actions print: JSON documents on stdout, failure messages for stderr."""
+"""What the operator actions print: JSON documents on stdout, failure messages for stderr, and the
+one place their failures become exit codes (`reported`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Callable
 from typing import Final
 
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from secure_ai_gateway.policy_registry.errors import PolicyConflict, PolicyInUse
+from secure_ai_protocol.command_line import CommandFailed, UsageError
 from secure_ai_protocol.errors import DependencyUnavailable, ProtocolError
+
+Action = Callable[[argparse.Namespace], int]
 
 _FAILURE_MESSAGES: Final = {
     "unknown_client": "no such client",
@@ -75,3 +81,18 @@ def failure_message(exc: ProtocolError, client_id: str | None, policy_id: str | 
             "check the region, endpoint, credentials, tables and key"
         )
     return subject + _FAILURE_MESSAGES.get(exc.reason, exc.reason)
+
+
+def reported(action: Action, invalid: str = "client settings") -> Action:
+    """`action`, with invalid `invalid` as usage errors and gateway errors as failed operations."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return action(args)
+        except ValidationError as exc:
+            raise UsageError(validation_message(exc, invalid)) from None
+        except ProtocolError as exc:
+            message = failure_message(exc, getattr(args, "client_id", None), getattr(args, "policy_id", None))
+            raise CommandFailed(message) from exc
+
+    return run

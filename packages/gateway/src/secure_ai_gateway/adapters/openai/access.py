@@ -11,43 +11,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from secure_ai_gateway.adapters.openai.chat import ChatModel, openai_client
+from secure_ai_gateway.adapters.secrets_provider import secret_from_secrets_manager
 from secure_ai_gateway.settings import ModelSettings
-from secure_ai_protocol.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     import openai
 
     from secure_ai_gateway.adapters.openai.moderation import OpenAIModeration
 
-SECRET_MAX_AGE_SECONDS = 300
 MODERATION_TIMEOUT_SECONDS = 3.0
-
-
-def secret_from_secrets_manager(secret_arn: str) -> str:
-    """The secret string, through Powertools' cached SecretsProvider; any failure fails closed."""
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - only where the model is called
-
-    try:
-        value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
-    except Exception as error:
-        raise DependencyUnavailable("model_key_unavailable") from error
-    if not isinstance(value, str) or not value.strip():
-        # Powertools cached the unusable answer: drop it, or every read would refuse for max_age
-        # seconds after Secrets Manager answered properly again.
-        parameters.clear_caches()  # type: ignore[no-untyped-call]
-        raise DependencyUnavailable("model_key_unavailable")
-    return value.strip()
-
-
-def forget_cached_secrets() -> None:
-    """Drop every secret Powertools' providers cached in this process, and the providers' boto3 clients.
-
-    For SnapStart (secure_ai_gateway/snapstart.py): a snapshot must not carry a secret, and restored
-    execution environments must not share one connection pool.
-    """
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - as above
-
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
 class ModelAccess:
