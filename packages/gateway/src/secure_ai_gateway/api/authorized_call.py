@@ -49,6 +49,27 @@ def is_rest_proxy_event(event: object) -> bool:
     )
 
 
+def request_origin(event: Mapping[str, object]) -> str | None:
+    """The request's `Origin` header (any case), or None; sent twice, it is refused."""
+    values: list[str] = []
+    multi = event.get("multiValueHeaders")
+    if isinstance(multi, Mapping):
+        for name, items in multi.items():
+            if isinstance(name, str) and name.lower() == "origin" and isinstance(items, list):
+                values.extend(str(item) for item in items)
+    if not values:
+        single = event.get("headers")
+        if isinstance(single, Mapping):
+            values = [
+                str(value)
+                for name, value in single.items()
+                if isinstance(name, str) and name.lower() == "origin"
+            ]
+    if len(values) > 1:
+        raise Forbidden("origin_not_allowed")
+    return values[0] if values else None
+
+
 _SINGLE_VALUE_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
 _MULTI_VALUE_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
 
@@ -69,6 +90,8 @@ class AuthorizedCall:
     app_id: str = ""
     device_id: str = ""
     user_ref: str = ""
+    # The browser origin the request says it comes from (`Origin`), or None (servers, mobile apps).
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         # An operator-created client is its own app.
@@ -114,6 +137,7 @@ class AuthorizedCall:
             app_id=str(app_id) or client_id,
             device_id=str(device_id),
             user_ref=str(user_ref),
+            origin=request_origin(event),
         )
 
     def require_scope(self, scope: str) -> None:

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
+from secure_ai_gateway.api.cors import check_origin
 from secure_ai_gateway.client_registry.records import ClientRecord
 from secure_ai_gateway.device_registry.user_refs import user_account
 from secure_ai_gateway.ports import (
@@ -130,6 +131,8 @@ class CompletionService:
         )
         plaintext = parse_plaintext(opened.plaintext)
         record = self._client(call.app_id)
+        # A browser may call only as a device of an app that lists its origin (api/cors.py).
+        check_origin(call.origin, record.enrollment.allowed_origins if record.enrollment else None)
         request = self._admitted_request(plaintext.request, record)
         budgets = budgets_for(call, record)
 
