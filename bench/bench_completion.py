@@ -205,6 +205,9 @@ class InMemoryLedger:
 
         return Reservation(client_id=client_id, period=period_of(now), tokens=tokens)
 
+    def cancel(self, reservation: Any) -> None:
+        return None
+
     def settle(self, reservation: Any, used_tokens: int) -> None:
         return None
 
