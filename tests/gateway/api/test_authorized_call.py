@@ -137,3 +137,8 @@ def test_an_event_without_an_authorizer_is_refused() -> None:
         AuthorizedCall.from_proxy_event({"requestContext": {}})
     with pytest.raises(Unauthenticated):
         AuthorizedCall.from_proxy_event({"requestContext": {"authorizer": "client_id=x"}})
+
+
+def test_a_client_whose_id_merely_starts_with_dev_is_a_client() -> None:
+    call = AuthorizedCall.from_proxy_event(event(client_id="dev-backend", key_id="dev-backend.1"))
+    assert (call.app_id, call.is_device) == ("dev-backend", False)

@@ -163,3 +163,13 @@ def test_a_failing_device_store_fails_closed_and_is_asked_again() -> None:
     with pytest.raises(DependencyUnavailable):
         resolver.resolve(KEY_ID)
     assert sealer.unseals == 0
+
+
+def test_a_client_whose_id_merely_starts_with_dev_still_resolves_as_a_client() -> None:
+    # Given a client created before devices existed, called dev-backend
+    store, sealer, clock = FakeStore(client_record("dev-backend")), FakeSealer(), FakeClock()
+    devices = FakeDevices()
+    # When its key is resolved / Then it is that client, and the device store is never asked
+    resolved = SigningKeyResolver(store, sealer, clock=clock, devices=devices).resolve("dev-backend.1")
+    assert (resolved.client_id, resolved.app_id, resolved.device_id) == ("dev-backend", "dev-backend", "")
+    assert devices.reads == 0
