@@ -96,11 +96,11 @@ def use_function_environment(
 
 @pytest.fixture
 def atomic_dynamodb_items(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB evaluates a condition and writes atomically per item; moto checks then writes
-    without a lock. Give moto that one guarantee so concurrency tests measure our code, not a
-    race inside the emulator."""
-    lock = threading.Lock()
-    for name in ("put_item", "update_item"):
+    """DynamoDB evaluates a condition and writes atomically per item, and a transaction as a whole;
+    moto checks then writes without a lock (and restores a failed transaction's tables from a copy).
+    Give moto those guarantees so concurrency tests measure our code, not a race inside the emulator."""
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self: DynamoDBBackend, *args: Any, __original: Any = original, **kwargs: Any) -> Any:

@@ -54,6 +54,10 @@ def test_a_valid_signature_is_allowed_for_exactly_its_method_arn(
         "nonce": call.nonce,
         "content_digest": dict(call.headers())["Content-Digest"],
         "scopes": "chat:complete output:validate",
+        # An operator-created client is its own app, with no device and no user
+        "app_id": "app-1",
+        "device_id": "",
+        "user_ref": "",
     }
 
 

@@ -183,3 +183,66 @@ def test_the_default_client_comes_from_the_shared_factory(aws_stack: Provisioned
     # Then the second is a replay
     with pytest.raises(ReplayDetected):
         store.remember("acme.1", NONCE, EXPIRES)
+
+
+# ------------------------------------------------------------------------ enrollment tokens
+
+DIGEST = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+def test_a_spent_enrollment_token_is_kept_until_it_expires_plus_the_margin(
+    nonce_store: NonceStore, dynamodb: DynamoDBClient, aws_stack: ProvisionedStack
+) -> None:
+    nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+    [item] = stored_items(dynamodb, aws_stack)
+    assert item["nonce_key"] == {"S": f"enroll#acme-app#{DIGEST}"}
+    assert item["expires_at"] == {"N": str(EXPIRES + RETENTION_MARGIN_SECONDS)}
+
+
+def test_the_same_enrollment_token_twice_is_a_replay(nonce_store: NonceStore) -> None:
+    nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+    with pytest.raises(ReplayDetected) as caught:
+        nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+    assert caught.value.reason == "replay"
+
+
+def test_the_same_token_at_another_app_is_not_a_replay(nonce_store: NonceStore) -> None:
+    nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+    nonce_store.remember_enrollment("other-app", DIGEST, EXPIRES)
+
+
+def test_an_enrollment_token_never_collides_with_a_signature_nonce(nonce_store: NonceStore) -> None:
+    # A key id always has `.<version>` before the `#`, so no nonce key starts `enroll#`
+    nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+    nonce_store.remember("enroll.1", f"acme-app#{DIGEST}"[:512], EXPIRES)
+    with pytest.raises(SignatureRejected):
+        nonce_store.remember("enroll", f"acme-app#{DIGEST}", EXPIRES)
+
+
+@pytest.mark.usefixtures("atomic_dynamodb_items")
+def test_of_twenty_concurrent_enrollments_with_one_token_exactly_one_is_accepted(
+    nonce_store: NonceStore,
+) -> None:
+    start = threading.Barrier(20)
+    outcomes: list[str] = []
+
+    def attempt() -> None:
+        start.wait()
+        try:
+            nonce_store.remember_enrollment("acme-app", DIGEST, EXPIRES)
+        except ReplayDetected:
+            outcomes.append("replay")
+        else:
+            outcomes.append("accepted")
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (outcomes.count("accepted"), outcomes.count("replay")) == (1, 19)
+
+
+def test_an_unavailable_replay_store_refuses_the_enrollment() -> None:
+    with pytest.raises(DependencyUnavailable):
+        NonceStore("nonces", unreachable_dynamodb()).remember_enrollment("acme-app", DIGEST, EXPIRES)

@@ -19,6 +19,7 @@ CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 # random bits). No operator-created client may start with `dev-` (client_registry.admin refuses it).
 DEVICE_ID_PREFIX: Final = "dev-"
 DEVICE_ID_PATTERN: Final = r"^dev-[a-z2-7]{26}$"
+_DEVICE_ID: Final = re.compile(DEVICE_ID_PATTERN.removeprefix("^").removesuffix("$"))
 _KEY_ID: Final = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9][0-9]{0,5})")
 MAX_KEY_ID_LENGTH: Final = 64 + 1 + len(str(MAX_KEY_VERSION))
 
@@ -43,8 +44,12 @@ def parse_key_id(key_id: str) -> KeyId:
 
 
 def is_device_id(client_id: str) -> bool:
-    """Whether `client_id` names an enrolled device rather than an operator-created client."""
-    return client_id.startswith(DEVICE_ID_PREFIX)
+    """Whether `client_id` names an enrolled device rather than an operator-created client.
+
+    The whole id must have a device id's shape, not just its prefix: a client created before
+    devices existed may be called `dev-backend`, and must still resolve as the client it is.
+    """
+    return _DEVICE_ID.fullmatch(client_id) is not None
 
 
 def format_key_id(client_id: str, version: int) -> str:

@@ -11,8 +11,10 @@ The index `app_user` (HASH app_id, RANGE user_sub) holds device items only (user
 `app_id`), for listing an app's or a user's devices. The device limit is enforced by the user
 item: an enrollment writes the device and the user item in one transaction, conditional on the
 user item's `revision`, so two concurrent enrollments cannot both take the last slot. Renewal and
-revocation update both items in one transaction too. Device items outlive their keys by
-`RETENTION_SECONDS` (for `secure-ai devices list`), then TTL removes them.
+revocation update both items in one transaction too, and move the `revision` as well: an
+enrollment that counted before them must count again, or it would write back the old state.
+Device items outlive their keys by `RETENTION_SECONDS` (for `secure-ai devices list`), then TTL
+removes them.
 """
 
 from __future__ import annotations
@@ -137,16 +139,20 @@ class DeviceStore:
                 "Update": {
                     "TableName": self._table,
                     "Key": {"id": {"S": user_id}},
-                    "UpdateExpression": "SET #d.#dev = :expiry, #exp = :expires",
+                    # The revision moves too: an enrollment that read the count before this
+                    # would otherwise write the old expiry back (and free the slot too early).
+                    "UpdateExpression": "SET #d.#dev = :expiry, #exp = :expires ADD #rev :one",
                     "ConditionExpression": "attribute_exists(#d.#dev)",
                     "ExpressionAttributeNames": {
                         "#d": "devices",
                         "#dev": device.device_id,
                         "#exp": "expires_at",
+                        "#rev": "revision",
                     },
                     "ExpressionAttributeValues": {
                         ":expiry": {"N": str(key.not_after)},
                         ":expires": {"N": str(key.not_after + RETENTION_SECONDS)},
+                        ":one": {"N": "1"},
                     },
                 }
             },
@@ -162,36 +168,54 @@ class DeviceStore:
 
     def revoke(self, device_id: str) -> DeviceRecord:
         """Revoke one device and free its user's slot; return it as it was. NotFound("unknown_device")."""
-        device = self.get(device_id)
-        if device is None:
-            raise NotFound("unknown_device")
-        user_id = user_item_id(device.app_id, device.user_ref)
-        try:
-            self._dynamodb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": {"id": {"S": device_id}},
-                            "UpdateExpression": "SET #st = :revoked",
-                            "ConditionExpression": "attribute_exists(id)",
-                            "ExpressionAttributeNames": {"#st": "status"},
-                            "ExpressionAttributeValues": {":revoked": {"S": "revoked"}},
-                        }
-                    },
+        for _ in range(_ATTEMPTS):
+            device = self.get(device_id)
+            if device is None:
+                raise NotFound("unknown_device")
+            user_id = user_item_id(device.app_id, device.user_ref)
+            items: list[TransactWriteItemTypeDef] = [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"id": {"S": device_id}},
+                        "UpdateExpression": "SET #st = :revoked",
+                        "ConditionExpression": "attribute_exists(id)",
+                        "ExpressionAttributeNames": {"#st": "status"},
+                        "ExpressionAttributeValues": {":revoked": {"S": "revoked"}},
+                    }
+                }
+            ]
+            # A user count that TTL already removed holds no slot to free: revoke the device alone
+            # (an update of the missing item would create a count without its `devices` map).
+            if self._get_item(user_id) is not None:
+                items.append(
                     {
                         "Update": {
                             "TableName": self._table,
                             "Key": {"id": {"S": user_id}},
-                            "UpdateExpression": "REMOVE #d.#dev",
-                            "ExpressionAttributeNames": {"#d": "devices", "#dev": device_id},
+                            # The revision moves: an enrollment that read the count before this
+                            # would otherwise write the revoked device back into it.
+                            "UpdateExpression": "REMOVE #d.#dev ADD #rev :one",
+                            "ConditionExpression": "attribute_exists(id)",
+                            "ExpressionAttributeNames": {
+                                "#d": "devices",
+                                "#dev": device_id,
+                                "#rev": "revision",
+                            },
+                            "ExpressionAttributeValues": {":one": {"N": "1"}},
                         }
-                    },
-                ]
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable("devices_store_unavailable") from exc
-        return device
+                    }
+                )
+            try:
+                self._dynamodb.transact_write_items(TransactItems=items)
+            except ClientError as exc:
+                if error_code(exc) == TRANSACTION_CANCELED:
+                    continue  # the device or its count changed under us: read both again
+                raise DependencyUnavailable("devices_store_unavailable") from exc
+            except BotoCoreError as exc:
+                raise DependencyUnavailable("devices_store_unavailable") from exc
+            return device
+        raise DependencyUnavailable("devices_contended")
 
     def list_devices(self, app_id: str, user_sub: str | None = None) -> Iterator[DeviceRecord]:
         """An app's devices, or one user's there, page by page (an index Query: for operators)."""

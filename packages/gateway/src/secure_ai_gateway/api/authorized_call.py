@@ -70,6 +70,18 @@ def request_origin(event: Mapping[str, object]) -> str | None:
     return values[0] if values else None
 
 
+def _consistent_identity(client_id: str, app_id: str, device_id: str, user_ref: str) -> bool:
+    """Whether the context's identity fields agree with each other, as the authorizer writes them.
+
+    A device's call says whose device it is: its app (a client, never another device), itself as
+    `device_id`, and its user's ref. A client's call names no device and no user, and no app but
+    itself: a context naming another app would spend that app's budget under its permissions.
+    """
+    if is_device_id(client_id):
+        return bool(app_id) and not is_device_id(app_id) and device_id == client_id and bool(user_ref)
+    return app_id in ("", client_id) and not device_id and not user_ref
+
+
 _SINGLE_VALUE_MAPS = ("headers", "queryStringParameters", "pathParameters", "stageVariables")
 _MULTI_VALUE_MAPS = ("multiValueHeaders", "multiValueQueryStringParameters")
 
@@ -121,10 +133,7 @@ class AuthorizedCall:
         )
         if not all(isinstance(value, str) for value in (app_id, device_id, user_ref)):
             raise Unauthenticated("no_authorizer_context")
-        # A device's call must say whose device it is; a client's may omit the app (it is the client).
-        if is_device_id(client_id) and not (app_id and device_id == client_id and user_ref):
-            raise Unauthenticated("no_authorizer_context")
-        if device_id and device_id != client_id:
+        if not _consistent_identity(client_id, str(app_id), str(device_id), str(user_ref)):
             raise Unauthenticated("no_authorizer_context")
         return cls(
             client_id=client_id,

@@ -212,20 +212,23 @@ class CompletionService:
 
 
 def budgets_for(call: AuthorizedCall, record: ClientRecord) -> list[tuple[str, Budget]]:
-    """The accounts a call spends from: its app's (or client's), and for a device, its user's too.
+    """The accounts a call spends from, in the order to reserve them: for a device, its user's
+    first, then its app's; for a client, its own.
+
+    The user's comes first so that one user's burst is cut at the user's budget before it touches
+    the app's: reserved app-first, every refused request of that user would hold an app slot until
+    cancelled, and a burst could refuse the app's other users meanwhile.
 
     Raises Forbidden("enrollment_disabled") for a device of an app that no longer enrolls devices:
     without the app's per-user limits there is no user budget to hold it to.
     """
-    budgets = [(call.app_id, Budget(tokens=record.token_budget, requests=record.request_budget))]
-    if call.is_device:
-        if record.enrollment is None:
-            raise Forbidden("enrollment_disabled")
-        user = Budget(
-            tokens=record.enrollment.user_token_budget, requests=record.enrollment.user_request_budget
-        )
-        budgets.append((user_account(call.app_id, call.user_ref), user))
-    return budgets
+    app = (call.app_id, Budget(tokens=record.token_budget, requests=record.request_budget))
+    if not call.is_device:
+        return [app]
+    if record.enrollment is None:
+        raise Forbidden("enrollment_disabled")
+    user = Budget(tokens=record.enrollment.user_token_budget, requests=record.enrollment.user_request_budget)
+    return [(user_account(call.app_id, call.user_ref), user), app]
 
 
 def reserve_all(

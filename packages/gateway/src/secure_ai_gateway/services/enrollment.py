@@ -49,6 +49,7 @@ MAX_ENROLLMENT_BODY_BYTES: Final = 1024
 # RFC 6750 §2.1: `Bearer` (any case), one space, a token68. A JWT is three base64url parts.
 _BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/-]+=*)")
 MAX_AUTHORIZATION_LENGTH: Final = 8 * 1024 + 7
+MAX_SUBJECT_LENGTH: Final = 255  # device_registry.records.Subject
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -111,9 +112,15 @@ class EnrollmentService:
         if app is None or app.status != "active" or app.enrollment is None:
             raise Unauthenticated("enrollment_not_allowed")
         settings = app.enrollment
-        check_origin(origin, settings.allowed_origins)
         now = int(self._clock())
         verified = self._tokens.verify(token, settings, now)
+        # After the token, never before: a 403 for a bad origin ahead of the token would tell an
+        # anonymous caller which app ids exist and enroll (an unknown app is the same 401 as a bad token).
+        # Before the token is spent: a refused origin costs the user nothing.
+        check_origin(origin, settings.allowed_origins)
+        if not 1 <= len(verified.subject) <= MAX_SUBJECT_LENGTH:
+            # A `sub` the device table cannot hold is a token refused, not a 500 after it was spent.
+            raise Unauthenticated("enrollment_not_allowed")
         # One token, one device: a token replayed (stolen from a log, a proxy) enrolls nothing more.
         self._replays.remember_enrollment(app.client_id, token_digest(token), verified.expires_at)
         device_id = new_device_id()
@@ -143,7 +150,7 @@ class EnrollmentService:
         if device is None or device.status != "active":
             raise Unauthenticated("unknown_key")
         # Only the newest key renews: an older one (kept for in-flight requests) cannot fork the chain.
-        if parse_key_id(call.key_id).version != device.latest.version:
+        if parse_key_id(call.key_id) != (device.device_id, device.latest.version):
             raise Unauthenticated("stale_key")
         self._app_enrolling(device.app_id)
         now = int(self._clock())
