@@ -78,6 +78,7 @@ def test_an_app_key_id_never_reaches_the_device_store() -> None:
         (f"dev-{'b' * 26}.1", None, None, "unknown_key"),
         (KEY_ID, None, device_record(status="revoked"), "client_revoked"),
         (KEY_ID, app_record(status="revoked"), None, "client_revoked"),
+        (KEY_ID, app_record(enrolls=False), None, "enrollment_disabled"),
         (KEY_ID, None, device_record(keys=(device_key(1, not_after=NOW),)), "key_expired"),
         (KEY_ID, None, device_record(keys=(device_key(1, status="revoked"),)), "revoked_key"),
         (KEY_ID, None, device_record(keys=(device_key(1, not_before=NOW + 1),)), "key_not_yet_valid"),
@@ -173,3 +174,17 @@ def test_a_client_whose_id_merely_starts_with_dev_still_resolves_as_a_client() -
     resolved = SigningKeyResolver(store, sealer, clock=clock, devices=devices).resolve("dev-backend.1")
     assert (resolved.client_id, resolved.app_id, resolved.device_id) == ("dev-backend", "dev-backend", "")
     assert devices.reads == 0
+
+
+def test_disabling_enrollment_refuses_the_apps_devices_once_the_cache_time_has_passed() -> None:
+    # Given a device key resolved, then its app's enrollment disabled (secure-ai clients disable-enrollment)
+    resolver, store, _, _, clock = setup()
+    resolver.resolve(KEY_ID)
+    store.records[APP_ID] = app_record(enrolls=False)
+    clock.advance(59)
+    resolver.resolve(KEY_ID)
+    # Then every route refuses the device once the cache time has passed
+    clock.advance(1)
+    with pytest.raises(Unauthenticated) as refused:
+        resolver.resolve(KEY_ID)
+    assert refused.value.reason == "enrollment_disabled"

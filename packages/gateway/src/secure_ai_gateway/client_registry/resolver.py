@@ -79,9 +79,17 @@ class _CachedKey:
         if self.device is None:
             usable_key(self.record, version, now)
             return
-        if self.record.status != "active":
-            raise Unauthenticated("client_revoked")
+        check_app_enrolls(self.record)
         usable_key(self.device, version, now)
+
+
+def check_app_enrolls(app: ClientRecord) -> None:
+    """A device verifies only while its app is active and still enrolls devices (`disable-enrollment`
+    refuses every device of the app, on every route, within the cache time)."""
+    if app.status != "active":
+        raise Unauthenticated("client_revoked")
+    if app.enrollment is None:
+        raise Unauthenticated("enrollment_disabled")
 
 
 class SigningKeyResolver:
@@ -139,8 +147,8 @@ class SigningKeyResolver:
         if record is None:
             raise Unauthenticated("unknown_key")
         # Refuse before unsealing: no KMS call is spent on a key that cannot be used.
-        if device is not None and record.status != "active":
-            raise Unauthenticated("client_revoked")
+        if device is not None:
+            check_app_enrolls(record)
         key = usable_key(device if device is not None else record, version, now)
         secret = self._sealer.unseal(client_id, version, key.sealed_secret)
         entry = _CachedKey(record=record, device=device, secret=secret, loaded_at=now)
