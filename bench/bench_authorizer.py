@@ -53,6 +53,7 @@ HANDLERS = (
     ),
     Subject("completion: import", "import gateway_completion.app", "completion"),
     Subject("validator: import", "import gateway_validator.app", "validator"),
+    Subject("devices: import", "import gateway_devices.app", "devices"),
 )
 
 
