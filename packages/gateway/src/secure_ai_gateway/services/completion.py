@@ -191,6 +191,9 @@ class CompletionService:
     def _admitted_request(
         self, request: ChatCompletionRequest, record: ClientRecord
     ) -> ChatCompletionRequest:
+        if request.stream:
+            # A streamed answer has its own route and function (routes.STREAM_ROUTE).
+            raise BadRequest("stream_on_buffered_route")
         model = self._default_model if request.model == DEFAULT_MODEL_ALIAS else request.model
         if model not in record.allowed_models:
             raise Forbidden("model_not_allowed")

@@ -123,6 +123,9 @@ class ChatCompletionRequest(_Strict):
     seed: int | None = None
     user: Annotated[str, Field(max_length=256)] | None = None
     response_format: ResponseFormat | None = None
+    # Streamed answers are asked for on their own route (routes.STREAM_ROUTE) with `true`; the
+    # buffered route refuses `true` (docs/protocol.md, "Streamed answers").
+    stream: bool | None = None
 
     @model_validator(mode="after")
     def _one_token_limit(self) -> Self:
