@@ -9,6 +9,7 @@ import pytest
 
 from secure_ai_client.cli import main
 from secure_ai_client.local_state import EXAMPLE_LOCAL_STATE_NAME
+from tests.e2e.test_devices import device_admin_for_state
 
 pytestmark = pytest.mark.e2e
 
@@ -66,3 +67,28 @@ def test_the_demo_fails_step_4_clearly_when_local_json_names_no_bus(
     assert code == 1
     assert "has no 'event_bus_name'" in printed
     assert "4 of 5 steps behaved as expected." in printed
+
+
+def test_enroll_writes_a_private_device_file_once_and_ask_signs_with_it(
+    state_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device_admin_for_state(state_path).revoke_all("local-app")
+    device_file = tmp_path / "device.json"
+    # When the demo user enrolls from the command line
+    code = main(["enroll", "--local-state", str(state_path), "--device-file", str(device_file)])
+    summary = json.loads(capsys.readouterr().out)
+    # Then the credentials are in a 0600 file, and the summary names the key but not the secret
+    assert code == 0
+    assert device_file.stat().st_mode & 0o777 == 0o600
+    assert summary["key_id"] == f"{summary['device_id']}.1"
+    assert "secret" not in summary
+    # And a second enrollment never overwrites the file
+    assert main(["enroll", "--local-state", str(state_path), "--device-file", str(device_file)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    # And ask signs as the device
+    code = main(
+        ["ask", "Hello from my device", "--local-state", str(state_path), "--device", str(device_file)]
+    )
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "Hello from my device" in printed.out

@@ -38,6 +38,13 @@ def device_admin(local_stack: LocalStack, info: LocalStackInfo) -> DeviceAdmin:
     return DeviceAdmin(DeviceStore(info.devices_table, local_stack.client("dynamodb")), clock=time.time)
 
 
+def device_admin_for_state(state_path: Path) -> DeviceAdmin:
+    """The devices of the local stack `state_path` describes, as an operator sees them."""
+    state = read_local_state(state_path)
+    dynamodb = state.session().client("dynamodb", endpoint_url=state.aws_endpoint_url)
+    return DeviceAdmin(DeviceStore(state.require("devices_table"), dynamodb), clock=time.time)
+
+
 @pytest.fixture(autouse=True)
 def no_devices_left(local_stack: LocalStack, info: LocalStackInfo) -> None:
     """Each test starts with the demo user holding no device (the limit is 3)."""
