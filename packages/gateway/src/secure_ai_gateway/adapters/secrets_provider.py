@@ -19,12 +19,12 @@ def secret_from_secrets_manager(secret_arn: str) -> str:
     try:
         value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
     except Exception as error:
-        raise DependencyUnavailable("model_key_unavailable") from error
+        raise DependencyUnavailable("secret_unavailable") from error
     if not isinstance(value, str) or not value.strip():
         # Powertools cached the unusable answer: drop it, or every read would refuse for max_age
         # seconds after Secrets Manager answered properly again.
         parameters.clear_caches()  # type: ignore[no-untyped-call]
-        raise DependencyUnavailable("model_key_unavailable")
+        raise DependencyUnavailable("secret_unavailable")
     return value.strip()
 
 

@@ -94,7 +94,9 @@ def resolve_target(args: argparse.Namespace, environ: Mapping[str, str]) -> AwsT
         dead_letter_queue_url=getattr(args, "dead_letter_queue_url", None)
         or local.get("dead_letter_queue_url")
         or outputs.get("ValidationDeadLetterQueueUrl"),
-        devices_table=args.devices_table or local.get("devices_table") or outputs.get("DevicesTableName"),
+        devices_table=getattr(args, "devices_table", None)
+        or local.get("devices_table")
+        or outputs.get("DevicesTableName"),
         cognito_issuer=local.get("oidc_issuer") or outputs.get("CognitoIssuer"),
         user_pool_client_id=local.get("user_pool_client_id") or outputs.get("UserPoolClientId"),
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from secure_ai_gateway.adapters.openai.chat import ChatModel, openai_client
 from secure_ai_gateway.adapters.secrets_provider import secret_from_secrets_manager
 from secure_ai_gateway.settings import ModelSettings
+from secure_ai_protocol.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
     import openai
@@ -34,7 +35,11 @@ class ModelAccess:
         self._clients: dict[str, openai.OpenAI] = {}
 
     def _client(self) -> openai.OpenAI:
-        api_key = self._fetch_secret(self._settings.model_api_key_secret_arn)
+        try:
+            api_key = self._fetch_secret(self._settings.model_api_key_secret_arn)
+        except DependencyUnavailable as error:
+            # Its own reason: the model-errors alarm counts it (docs/alarms.md).
+            raise DependencyUnavailable("model_key_unavailable") from error
         with self._lock:
             client = self._clients.get(api_key)
             if client is None:
