@@ -272,10 +272,7 @@ def key_version_to_attribute(key: KeyVersion) -> AttributeValueTypeDef:
 def item_to_record(item: Mapping[str, Any]) -> ClientRecord:
     """Parse a DynamoDB item; raise MalformedClientRecord if it is not one this module wrote."""
     try:
-        versions = mapping(item, "key_versions")
-        keys = sorted(
-            (item_key_version(name, value) for name, value in versions.items()), key=lambda key: key.version
-        )
+        keys = item_key_versions(item)
         return ClientRecord.model_validate(
             {
                 "client_id": string(item, "client_id"),
@@ -306,6 +303,16 @@ def _checked_record(item: Mapping[str, Any]) -> ClientRecord:
     except MalformedClientRecord as exc:
         # Fail closed: a record we cannot read authenticates nobody.
         raise DependencyUnavailable("client_record_malformed") from exc
+
+
+def item_key_versions(item: Mapping[str, Any]) -> tuple[KeyVersion, ...]:
+    """An item's `key_versions` map, parsed, in version order."""
+    versions = mapping(item, "key_versions")
+    return tuple(
+        sorted(
+            (item_key_version(name, value) for name, value in versions.items()), key=lambda key: key.version
+        )
+    )
 
 
 def item_key_version(name: str, value: Any) -> KeyVersion:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from secure_ai_gateway.adapters.aws_clients import dynamodb_client as default_dynamodb_client
-from secure_ai_gateway.adapters.client_store import item_key_version, key_version_to_attribute
+from secure_ai_gateway.adapters.client_store import item_key_versions, key_version_to_attribute
 from secure_ai_gateway.adapters.dynamodb_items import (
     TRANSACTION_CANCELED,
     MalformedItem,
@@ -301,10 +301,7 @@ def item_to_device(item: Mapping[str, Any]) -> DeviceRecord:
     try:
         if string(item, "kind") != "device":
             raise MalformedItem("not a device item")
-        versions = mapping(item, "key_versions")
-        keys = sorted(
-            (item_key_version(name, value) for name, value in versions.items()), key=lambda k: k.version
-        )
+        keys = item_key_versions(item)
         return DeviceRecord.model_validate(
             {
                 "device_id": string(item, "id"),

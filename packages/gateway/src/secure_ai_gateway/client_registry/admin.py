@@ -94,13 +94,11 @@ class ClientAdmin:
         """
         now = self._now()
         client_id = client_id if client_id is not None else generate_client_id()
-        check_not_device_namespace(client_id)
         # Validated before a secret exists or KMS is called.
-        draft = ClientRecord(
-            client_id=client_id,
-            status="active",
-            scopes=tuple(scopes),
-            allowed_models=tuple(allowed_models),
+        draft = new_record(
+            client_id,
+            scopes=scopes,
+            allowed_models=allowed_models,
             max_tokens=max_tokens,
             token_budget=token_budget,
             request_budget=request_budget,
@@ -128,12 +126,10 @@ class ClientAdmin:
 
         Raises pydantic.ValidationError for invalid values, ClientConflict("client_exists").
         """
-        check_not_device_namespace(app_id)
-        record = ClientRecord(
-            client_id=app_id,
-            status="active",
-            scopes=tuple(scopes),
-            allowed_models=tuple(allowed_models),
+        record = new_record(
+            app_id,
+            scopes=scopes,
+            allowed_models=allowed_models,
             max_tokens=max_tokens,
             token_budget=token_budget,
             request_budget=request_budget,
@@ -210,6 +206,34 @@ class ClientAdmin:
 
     def _now(self) -> int:
         return int(self._clock())
+
+
+def new_record(
+    client_id: str,
+    *,
+    scopes: Sequence[str],
+    allowed_models: Sequence[str],
+    max_tokens: int,
+    token_budget: int,
+    request_budget: int,
+    policy_id: str,
+    created_at: int,
+    enrollment: EnrollmentSettings | None = None,
+) -> ClientRecord:
+    """A new active client record, with no key version yet; never one in the device namespace."""
+    check_not_device_namespace(client_id)
+    return ClientRecord(
+        client_id=client_id,
+        status="active",
+        scopes=tuple(scopes),
+        allowed_models=tuple(allowed_models),
+        max_tokens=max_tokens,
+        token_budget=token_budget,
+        request_budget=request_budget,
+        policy_id=policy_id,
+        created_at=created_at,
+        enrollment=enrollment,
+    )
 
 
 def check_not_device_namespace(client_id: str) -> None:
