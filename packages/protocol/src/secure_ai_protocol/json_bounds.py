@@ -12,6 +12,8 @@ import json
 import re
 from typing import Final
 
+from pydantic import BaseModel, ValidationError
+
 from secure_ai_protocol.errors import BadRequest
 
 # Deep enough for a chat request carrying a schema at screening.schema.MAX_SCHEMA_DEPTH through
@@ -55,6 +57,18 @@ def check_json_depth(document: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> 
     """Raise `BadRequest("json_too_deep")` unless `document` nests at most `max_depth` levels."""
     if not json_depth_within(document, max_depth):
         raise BadRequest("json_too_deep")
+
+
+def parse_json_model[ModelT: BaseModel](
+    model: type[ModelT], document: str | bytes, *, reason: str = "request_invalid"
+) -> ModelT:
+    """`document` as `model`, strictly: depth bounded before parsing (BadRequest("json_too_deep")),
+    then validated; any failure is `BadRequest(reason)`, whose message names no value."""
+    check_json_depth(document)
+    try:
+        return model.model_validate_json(document)
+    except ValidationError:
+        raise BadRequest(reason) from None
 
 
 def value_depth_within(value: object, max_depth: int = MAX_JSON_DEPTH) -> bool:

@@ -107,8 +107,8 @@ class StreamEvent:
         return f"id: {self.seq}\nevent: {kind}\ndata: {data}\n\n".encode("ascii")
 
 
-class StreamSealer:
-    """Seals an answer's chunks in order (gateway side); after the final one it seals nothing."""
+class _StreamCipher:
+    """One request's stream key, and the position both ends keep."""
 
     def __init__(self, resp_key: bytes, req_id: str) -> None:
         keys = stream_keys(resp_key, req_id)
@@ -117,6 +117,10 @@ class StreamSealer:
         self._req_id = req_id
         self._next = 0
         self._finished = False
+
+
+class StreamSealer(_StreamCipher):
+    """Seals an answer's chunks in order (gateway side); after the final one it seals nothing."""
 
     def seal(self, payload: bytes, *, final: bool = False) -> StreamEvent:
         """The next event, carrying `payload` (UTF-8 JSON)."""
@@ -130,7 +134,7 @@ class StreamSealer:
         return StreamEvent(seq=seq, final=final, ciphertext=ciphertext)
 
 
-class StreamOpener:
+class StreamOpener(_StreamCipher):
     """Opens an answer's events in order (client side), refusing anything out of place.
 
     `open(event)` returns each event's plaintext; `finish()` must be called when the transport ends
@@ -139,14 +143,6 @@ class StreamOpener:
     (does not decrypt as this request's chunk at this position with this finality),
     "stream_after_final", "stream_truncated".
     """
-
-    def __init__(self, resp_key: bytes, req_id: str) -> None:
-        keys = stream_keys(resp_key, req_id)
-        self._aead = AESGCM(keys.key)
-        self._base_nonce = keys.base_nonce
-        self._req_id = req_id
-        self._next = 0
-        self._finished = False
 
     @property
     def finished(self) -> bool:

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
-
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.api.cors import check_origin
 from secure_ai_gateway.client_registry.records import ClientRecord
@@ -43,7 +41,7 @@ from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
 from secure_ai_gateway.screening.release import release
 from secure_ai_protocol.errors import BadRequest, DependencyUnavailable, Forbidden, ProtocolError
-from secure_ai_protocol.json_bounds import check_json_depth
+from secure_ai_protocol.json_bounds import parse_json_model
 from secure_ai_protocol.routes import CHAT_ROUTE
 from secure_ai_protocol.wire.chat import ChatCompletionRequest, ChatMessage, RequestPlaintext
 from secure_ai_protocol.wire.responses import ChatCompletion, ChatResponse, TokenUsage
@@ -257,11 +255,7 @@ def reserve_all(
 
 def parse_plaintext(plaintext: bytes) -> RequestPlaintext:
     """The decrypted JSON, strictly; its content never reaches an error message."""
-    check_json_depth(plaintext)
-    try:
-        return RequestPlaintext.model_validate_json(plaintext)
-    except ValidationError:
-        raise BadRequest("request_invalid") from None
+    return parse_json_model(RequestPlaintext, plaintext)
 
 
 def checked_output_schema(request: ChatCompletionRequest) -> dict[str, Any] | None:

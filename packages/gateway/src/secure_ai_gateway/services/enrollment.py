@@ -21,8 +21,6 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
-from pydantic import ValidationError
-
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.api.cors import check_origin
 from secure_ai_gateway.client_registry.records import KeyVersion
@@ -36,7 +34,7 @@ from secure_ai_gateway.ports import (
     TokenVerifier,
 )
 from secure_ai_protocol.errors import BadRequest, Forbidden, Unauthenticated
-from secure_ai_protocol.json_bounds import check_json_depth
+from secure_ai_protocol.json_bounds import parse_json_model
 from secure_ai_protocol.key_ids import MAX_KEY_VERSION, format_key_id, parse_key_id
 from secure_ai_protocol.wire.devices import (
     DEVICE_SECRET_BYTES,
@@ -200,20 +198,12 @@ def parse_enrollment_request(body: bytes) -> EnrollmentRequest:
     """The enrollment body, strictly, size-capped before parsing."""
     if len(body) > MAX_ENROLLMENT_BODY_BYTES:
         raise BadRequest("body_too_large")
-    check_json_depth(body)
-    try:
-        return EnrollmentRequest.model_validate_json(body)
-    except ValidationError:
-        raise BadRequest("request_invalid") from None
+    return parse_json_model(EnrollmentRequest, body)
 
 
 def parse_renewal_request(body: bytes) -> RenewalRequest:
     """The renewal body: `{}`."""
-    check_json_depth(body)
-    try:
-        return RenewalRequest.model_validate_json(body)
-    except ValidationError:
-        raise BadRequest("request_invalid") from None
+    return parse_json_model(RenewalRequest, body)
 
 
 def token_digest(token: str) -> str:

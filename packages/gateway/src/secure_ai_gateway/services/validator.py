@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.ports import Envelopes, Policies, VerdictEvents, VerdictRecords
 from secure_ai_gateway.screening.moderation import ModerationPort
 from secure_ai_gateway.screening.screen import screen_text
 from secure_ai_protocol.errors import BadRequest, ConfigurationError
-from secure_ai_protocol.json_bounds import check_json_depth
+from secure_ai_protocol.json_bounds import parse_json_model
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
 from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.chat import decode_resp_key
@@ -142,11 +142,9 @@ class ValidationEndpoint:
             opened = self._envelopes().open(
                 body, client_id=call.client_id, req_id=call.req_id, route=VALIDATE_ROUTE
             )
-            check_json_depth(opened.plaintext)
-            try:
-                plaintext = EncryptedValidation.model_validate_json(opened.plaintext)
-            except ValidationError:
-                raise BadRequest("validation_request_invalid") from None
+            plaintext = parse_json_model(
+                EncryptedValidation, opened.plaintext, reason="validation_request_invalid"
+            )
             verdict = self._validate(plaintext.request, call)
             sealed = self._seal_response(
                 verdict.model_dump_json().encode(), resp_key=plaintext.resp_key, req_id=call.req_id
