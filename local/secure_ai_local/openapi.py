@@ -392,10 +392,10 @@ def enroll_device() -> dict[str, Any]:
         "operationId": "enrollDevice",
         "summary": "Enroll a signed-in user's device: its own short-lived signing key, sent once",
         "description": (
-            "Authenticated by the user's OIDC token from the app's issuer (`Authorization: Bearer`), not by a "
-            "signature. Every problem with the token or the app is the same 401. One token enrolls one device; "
-            "a user at the app's device limit gets a 409 naming it. The answer is the only copy of the secret "
-            "(docs/enrollment.md)."
+            "Authenticated by the user's OIDC token from the app's issuer (`Authorization: Bearer`), "
+            "not by a signature. Every problem with the token or the app is the same 401. One token "
+            "enrolls one device; a user at the app's device limit gets a 409 naming it. The answer is "
+            "the only copy of the secret (docs/enrollment.md)."
         ),
         "security": [{OIDC_SCHEME: []}],
         "requestBody": {

@@ -86,8 +86,9 @@ def registry_value(node: ast.expr) -> str:
 
 
 def emitted_metric_names() -> set[str]:
-    """Every name the functions can publish, read off the source: count(), count_refusal() and count_for_user() name
-    one; count_screen() names its prefix's decisions and the two screen-health counts."""
+    """Every name the functions can publish, read off the source: count(), count_refusal() and
+    count_for_user() name one; count_screen() names its prefix's decisions and the two screen-health
+    counts."""
     names: set[str] = set()
     for path, tree in source_trees():
         if path == OBSERVABILITY:

@@ -30,8 +30,8 @@ from secure_ai_gateway.screening.policy import DEFAULT_POLICY
 from secure_ai_gateway.screening.screen import screen_text
 from secure_ai_gateway.services.completion import response_payload
 from secure_ai_local.openapi import (
-    OIDC_SCHEME,
     DOCUMENT_PATH,
+    OIDC_SCHEME,
     REGENERATE_COMMAND,
     SIGNED_ROUTE_ERRORS,
     UndocumentedRoute,
