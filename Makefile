@@ -63,7 +63,7 @@ install: $(VENV)/.synced $(SAM) $(CHECKOV) ## Create .venv (locked deps) and the
 
 # ----------------------------------------------------------------------------- the local stack
 .PHONY: run
-run: $(VENV)/.synced ## Serve the whole API on 127.0.0.1 (moto, emulator, stub model); Ctrl-C stops it
+run: $(VENV)/.synced ts-build ## Serve the API on 127.0.0.1 (moto, emulator, stub model) and the browser demo on :8787; Ctrl-C stops it
 	$(BIN)/python -m secure_ai_local
 
 .PHONY: events
@@ -136,7 +136,7 @@ mutate: $(VENV)/.synced $(MUTMUT) ## Mutation testing of the modules in [tool.mu
 	tools/mutate run $(MUTATE_ARGS)
 
 .PHONY: test
-test: install lock-check lint typecheck ts-check pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
+test: install lock-check lint typecheck ts-check browsers pytest cfn-lint sam-validate scan build import-check ## Everything CI runs
 	@echo "make test: all checks passed"
 
 .PHONY: clean
@@ -154,6 +154,26 @@ $(TS_STAMP): $(TS_DIR)/package-lock.json $(TS_DIR)/package.json
 
 .PHONY: ts-install
 ts-install: $(TS_STAMP) ## Install the TypeScript client's locked dev dependencies (npm ci, only when the lock changed)
+
+# The browser build the demo serves (make run) and tests/browser loads: rebuilt when a source changed.
+TS_BUNDLE := $(TS_DIR)/dist/browser/secure-ai-client.min.js
+$(TS_BUNDLE): $(TS_STAMP) $(wildcard $(TS_DIR)/src/*.ts $(TS_DIR)/src/*/*.ts $(TS_DIR)/test/*.ts) $(TS_DIR)/tsconfig.json
+	cd $(TS_DIR) && npm run --silent build
+
+.PHONY: ts-build
+ts-build: $(TS_BUNDLE) ## Build the TypeScript client (dist/src for Node, dist/browser for the demo)
+
+# Debian's Chromium and Firefox ESR for tests/browser (puppeteer-core drives them; nothing is downloaded).
+BROWSER_BINARIES := /usr/bin/chromium /usr/bin/firefox-esr
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: browsers
+browsers: ## Install chromium and firefox-esr from the OS packages when missing (root or sudo)
+	@missing=""; for binary in $(BROWSER_BINARIES); do [ -x "$$binary" ] || missing="$$missing $$(basename $$binary)"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium firefox-esr; \
+	fi
 
 .PHONY: ts-check
 ts-check: $(TS_STAMP) ## TypeScript client: typecheck, lint, tests (unit + vectors), bundle size budget (60 KB gz)

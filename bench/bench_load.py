@@ -344,7 +344,7 @@ def run(out: Callable[[str], None]) -> bool:
     from secure_ai_local.stack import LocalStack, LocalStackOptions
 
     started = time.perf_counter()
-    options = LocalStackOptions(port=0, state_dir=None, max_environments=MAX_ENVIRONMENTS)
+    options = LocalStackOptions(port=0, state_dir=None, max_environments=MAX_ENVIRONMENTS, demo_port=None)
     with LocalStack(options) as stack, httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         out(f"local stack up in {time.perf_counter() - started:.1f} s at {stack.info.api_url}")
         load_client = provision_client(stack, "bench-load", request_budget=1_000_000)

@@ -39,6 +39,9 @@ class SignedCall:
     lifetime: int = 120
     tag: str = TAG
     extra_headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    # The Accept a client sends: None asks for the request's own media type (as the SDKs do; a sealed
+    # answer needs the envelope type first), "" sends no Accept at all.
+    accept: str | None = None
 
     @property
     def path(self) -> str:
@@ -70,8 +73,14 @@ class SignedCall:
             ("Content-Digest", digest),
             ("Signature-Input", signature_input),
             ("Signature", signature),
+            *self.accept_header(),
             *self.extra_headers,
         ]
+
+    def accept_header(self) -> list[tuple[str, str]]:
+        """The Accept header, if any (not a signed component)."""
+        accept = self.content_type if self.accept is None else self.accept
+        return [("Accept", accept)] if accept else []
 
 
 def method_arn(method: str, resource: str, stage: str = STAGE) -> str:

@@ -21,6 +21,17 @@ export default tseslint.config(
     },
   },
   {
+    // Plain ESM scripts node runs as they are (the browser and end-to-end drivers): no type information.
+    files: ["e2e/**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ["e2e/**/*.mjs"],
+    languageOptions: {
+      globals: { console: "readonly", process: "readonly", URL: "readonly", performance: "readonly", setTimeout: "readonly", clearTimeout: "readonly", fetch: "readonly", Headers: "readonly", document: "readonly", window: "readonly", globalThis: "readonly", TextEncoder: "readonly" },
+    },
+  },
+  {
     files: ["test/**/*.ts", "tools/**/*.ts", "bench/**/*.ts"],
     rules: {
       "@typescript-eslint/no-unsafe-member-access": "off",

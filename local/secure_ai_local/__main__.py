@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--port", type=int, help="API port on 127.0.0.1 (default: $SECURE_AI_PORT or 3000; 0: any)"
     )
+    parser.add_argument(
+        "--demo-port", type=int, help="browser demo port (default: $SECURE_AI_DEMO_PORT or 8787; 0: any)"
+    )
     parser.add_argument("--state-dir", type=Path, help="where local.json goes (default: .secure-ai/)")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -38,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["port"] = arguments.port
     if arguments.state_dir is not None:
         overrides["state_dir"] = arguments.state_dir
+    if arguments.demo_port is not None:
+        overrides["demo_port"] = arguments.demo_port
     options = LocalStackOptions.from_environment(os.environ, **overrides)
 
     stop = threading.Event()
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             f"secure-ai-gateway local stack ready at {info.api_url} ({time.monotonic() - started:.1f} s)",
             flush=True,
         )
+        if info.demo_url:
+            print(f"browser demo: {info.demo_url} (sign in, enroll, chat)", flush=True)
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
@@ -71,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno != errno.EADDRINUSE:
             raise
         print(
-            f"port {options.port} on 127.0.0.1 is in use: choose another with SECURE_AI_PORT or --port",
+            f"port {options.port} or {options.demo_port} on 127.0.0.1 is in use: choose others with"
+            " SECURE_AI_PORT / --port and SECURE_AI_DEMO_PORT / --demo-port",
             file=sys.stderr,
         )
         return 1

@@ -38,6 +38,7 @@ from secure_ai_protocol.errors import (
     DependencyUnavailable,
     DeviceLimitReached,
     Forbidden,
+    NotAcceptable,
     PayloadTooLarge,
     ProtocolError,
     QuotaExceeded,
@@ -100,6 +101,8 @@ SIGNED_ROUTE_ERRORS: Final[tuple[type[ProtocolError], ...]] = (
     DependencyUnavailable,
     UpstreamTimeout,
 )
+# The routes that answer sealed: an Accept without the envelope type first is a 406.
+SEALED_ROUTE_ERRORS: Final[tuple[type[ProtocolError], ...]] = (*SIGNED_ROUTE_ERRORS, NotAcceptable)
 # POST /v1/devices: authenticated by the OIDC token in the function, so its 401 is the function's.
 ENROLLMENT_ERRORS: Final[tuple[type[ProtocolError], ...]] = (
     BadRequest,
@@ -211,7 +214,7 @@ def response_name(status: HTTPStatus) -> str:
 
 def _error_classes_by_status() -> dict[HTTPStatus, list[type[ProtocolError]]]:
     by_status: dict[HTTPStatus, list[type[ProtocolError]]] = {}
-    for error_class in dict.fromkeys((*SIGNED_ROUTE_ERRORS, *ENROLLMENT_ERRORS)):
+    for error_class in dict.fromkeys((*SEALED_ROUTE_ERRORS, *ENROLLMENT_ERRORS)):
         by_status.setdefault(answer_of(error_class).status, []).append(error_class)
     return dict(sorted(by_status.items()))
 
@@ -304,7 +307,8 @@ def _envelope(plaintext: type[BaseModel], what: str) -> dict[str, Any]:
 ACCEPT_NOTE: Final = (
     f"Send `Accept: {ENVELOPE_CONTENT_TYPE}` to receive the envelope as bytes: API Gateway decodes a "
     "binary answer only when the request's first Accept type is a binary media type, and otherwise sends "
-    "its base64 text."
+    "its base64 text. A request for a sealed answer whose first Accept type is anything else (`*/*` "
+    "included) gets a 406 before any work."
 )
 NO_STORE: Final = {"Cache-Control": _header("`no-store`", required=True)}
 
@@ -331,7 +335,7 @@ def chat_completions() -> dict[str, Any]:
                 "headers": NO_STORE,
                 "content": {ENVELOPE_CONTENT_TYPE: _envelope(ChatResponse, "It decrypts to")},
             },
-            **_error_refs(SIGNED_ROUTE_ERRORS),
+            **_error_refs(SEALED_ROUTE_ERRORS),
         },
     }
 
@@ -381,7 +385,7 @@ def validate() -> dict[str, Any]:
                     ENVELOPE_CONTENT_TYPE: _envelope(Verdict, "It decrypts to"),
                 },
             },
-            **_error_refs(SIGNED_ROUTE_ERRORS),
+            **_error_refs(SEALED_ROUTE_ERRORS),
         },
     }
 

@@ -1,8 +1,9 @@
 """The whole API on this machine: moto, the stub model, the Lambda runtime, the API Gateway emulator
 and the SQS poller, created from template.yaml, plus two demo clients: `local-demo` on the built-in
-default policy and `local-docs` on the example policy `docs-links`. What `make run` serves.
+default policy and `local-docs` on the example policy `docs-links`, the demo app `local-app` whose
+user enrolls devices, and the browser demo's server (web_demo.py). What `make run` serves.
 
-    with LocalStack(LocalStackOptions(port=0, state_dir=None)) as stack:
+    with LocalStack(LocalStackOptions(port=0, state_dir=None, demo_port=None)) as stack:
         info = stack.info  # api_url, the demo client's key id and secret, ARNs, moto's endpoint...
 
 Nothing listens anywhere but 127.0.0.1. See docs/local-stack.md.
@@ -52,6 +53,7 @@ from secure_ai_local.moto_server import MotoServer
 from secure_ai_local.provision import LOCAL_ACCOUNT_ID, ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import REPOSITORY_ROOT, TEMPLATE_PATH, StackTemplate
 from secure_ai_local.stub_model import StubModelServer
+from secure_ai_local.web_demo import DEFAULT_DEMO_PORT, WebDemoServer, demo_config
 from secure_ai_protocol.key_ids import format_key_id
 
 logger = logging.getLogger("secure_ai_local")
@@ -70,8 +72,9 @@ EXAMPLE_CLIENT_ID: Final = "local-docs"
 # An app whose users enroll devices (docs/enrollment.md), signing in to the stack's Cognito user pool.
 DEMO_APP_ID: Final = "local-app"
 DEMO_USERNAME: Final = "demo@example.com"
-# The origin the browser demo is served from: the only one the demo app (and CORS) allows.
-DEMO_WEB_ORIGIN: Final = "http://127.0.0.1:8787"
+# The origin the browser demo is served from: the only one the demo app (and CORS) allows. A stack
+# whose demo server listens elsewhere (LocalStackOptions.demo_port) allows that origin instead.
+DEMO_WEB_ORIGIN: Final = f"http://127.0.0.1:{DEFAULT_DEMO_PORT}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,9 @@ class LocalStackOptions:
     demo_client_id: str = DEMO_CLIENT_ID
     # The authorizer's key cache (60 s deployed); tests shorten it to see a revocation take effect.
     key_cache_seconds: float | None = None
+    # The browser demo's port (0: a free one, as tests use); None: no demo server. Its origin is the
+    # one CorsAllowOrigin and the demo app's allowed_origins name.
+    demo_port: int | None = DEFAULT_DEMO_PORT
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str], **overrides: Any) -> LocalStackOptions:
@@ -103,6 +109,8 @@ class LocalStackOptions:
         }
         if environ.get("SECURE_AI_PORT"):
             values["port"] = int(environ["SECURE_AI_PORT"])
+        if environ.get("SECURE_AI_DEMO_PORT"):
+            values["demo_port"] = int(environ["SECURE_AI_DEMO_PORT"])
         values.update(overrides)
         return cls(**values)
 
@@ -155,6 +163,7 @@ class LocalStackInfo:
     demo_username: str = ""
     demo_password: str = field(default="", repr=False)
     devices_table: str = ""
+    demo_url: str = ""
 
     def as_json(self) -> dict[str, str]:
         """The local.json document (the secrets base64-encoded)."""
@@ -219,6 +228,7 @@ def provision_demo_app(
     *,
     endpoint_url: str,
     allowed_models: tuple[str, ...],
+    allowed_origin: str = DEMO_WEB_ORIGIN,
     clock: Callable[[], float] = time.time,
 ) -> DemoApp:
     """Create the demo app (enrollment from the user pool's app client) and a confirmed demo user.
@@ -259,7 +269,7 @@ def provision_demo_app(
             max_devices=3,
             user_token_budget=50_000,
             user_request_budget=200,
-            allowed_origins=(DEMO_WEB_ORIGIN,),
+            allowed_origins=(allowed_origin,),
         ),
     )
     return DemoApp(
@@ -338,6 +348,7 @@ class LocalStack:
         self.options = options or LocalStackOptions()
         self._moto: MotoServer | None = None
         self._stub: StubModelServer | None = None
+        self._web_demo: WebDemoServer | None = None
         self._runtime: LambdaRuntime | None = None
         self._api: ApiGatewayServer | None = None
         self._pollers: list[SqsPoller] = []
@@ -391,6 +402,11 @@ class LocalStack:
         else:
             self._stub = StubModelServer().start()
             model_base_url = self._stub.base_url
+        # Bound first: its origin is what CORS and the demo app allow.
+        web_origin = DEMO_WEB_ORIGIN
+        if options.demo_port is not None:
+            self._web_demo = WebDemoServer(port=options.demo_port).start()
+            web_origin = self._web_demo.origin
         endpoint_url = self._moto.endpoint_url
         self._session = session = boto3.session.Session(
             aws_access_key_id=LOCAL_ACCESS_KEY_ID,
@@ -402,7 +418,7 @@ class LocalStack:
                 template,
                 session,
                 stack_name=options.stack_name,
-                parameter_overrides={"ModelBaseUrl": model_base_url, "CorsAllowOrigin": DEMO_WEB_ORIGIN},
+                parameter_overrides={"ModelBaseUrl": model_base_url, "CorsAllowOrigin": web_origin},
             )
         # moto serves the user pool's JWKS over http on 127.0.0.1 (deployed: https only).
         stack.function_environments["DevicesFunction"]["JWKS_ALLOW_HTTP_LOOPBACK"] = "true"
@@ -428,7 +444,11 @@ class LocalStack:
             policy_id=provision_example_policy(session, stack, endpoint_url=endpoint_url),
         )
         demo_app = provision_demo_app(
-            session, stack, endpoint_url=endpoint_url, allowed_models=(stack.ref("DefaultModel"),)
+            session,
+            stack,
+            endpoint_url=endpoint_url,
+            allowed_models=(stack.ref("DefaultModel"),),
+            allowed_origin=web_origin,
         )
         self._runtime = LambdaRuntime(
             functions_from_template(template, stack, code_root=options.code_root),
@@ -458,6 +478,8 @@ class LocalStack:
         self._info = self._describe(
             stack, demo, model_base_url, self._api, endpoint_url, example=example, demo_app=demo_app
         )
+        if self._web_demo is not None:
+            self._web_demo.app.set_config(self._demo_config(self._info))
         if options.state_dir is not None:
             self._state_files = [
                 write_state_file(options.state_dir, self._info.as_json()),
@@ -466,6 +488,19 @@ class LocalStack:
                 ),
             ]
         return self._info
+
+    def _demo_config(self, info: LocalStackInfo) -> dict[str, str]:
+        return demo_config(
+            api_url=info.api_url,
+            app_id=info.demo_app_id,
+            user_pool_client_id=info.user_pool_client_id,
+            cognito_endpoint=info.aws_endpoint_url,
+            region=info.region,
+            rsa_public_key_pem=info.rsa_public_key_pem,
+            rsa_key_arn=info.rsa_key_arn,
+            username=info.demo_username,
+            password=info.demo_password,
+        )
 
     def _configure_model_key(self, stack: ProvisionedStack) -> None:
         """Put the provider's key in the model secret, or make the stub require the generated one."""
@@ -522,6 +557,7 @@ class LocalStack:
             demo_username=demo_app.username,
             demo_password=demo_app.password,
             devices_table=stack.ref("DevicesTable"),
+            demo_url=self._web_demo.url if self._web_demo is not None else "",
         )
 
     def stop(self) -> None:
@@ -536,11 +572,14 @@ class LocalStack:
             poller.stop()
         if self._stub is not None:
             self._stub.stop()
+        if self._web_demo is not None:
+            self._web_demo.stop()
         if self._moto is not None:
             self._moto.stop()
         for state_file in self._state_files:
             state_file.unlink(missing_ok=True)
         self._pollers, self._api, self._runtime, self._stub, self._moto = [], None, None, None, None
+        self._web_demo = None
         self._state_files, self._info = [], None
 
     def __enter__(self) -> Self:

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="package")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The whole API on 127.0.0.1 (free port), local.json in a temporary directory; the authorizer
-    caches keys for 1 s (60 s deployed), so a revocation is seen without a minute's wait."""
+    caches keys for 1 s (60 s deployed), so a revocation is seen without a minute's wait. No browser
+    demo server (tests/browser starts its own stack with one): CORS names DEMO_WEB_ORIGIN."""
     options = LocalStackOptions(
-        port=0, state_dir=tmp_path_factory.mktemp("local-stack"), key_cache_seconds=1.0
+        port=0, state_dir=tmp_path_factory.mktemp("local-stack"), key_cache_seconds=1.0, demo_port=None
     )
     with LocalStack(options) as stack:
         yield stack

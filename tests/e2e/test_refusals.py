@@ -36,6 +36,27 @@ def test_the_exact_same_signed_request_sent_twice_is_refused_the_second_time(
     assert second.json() == UNAUTHORIZED
 
 
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_a_sealed_answer_not_asked_for_in_accept_is_a_clear_406_not_base64_text(
+    http: httpx.Client, signed_chat: Callable[[str], RawCall], accept: str | None
+) -> None:
+    call = signed_chat("Hello, without the envelope type")
+    headers = {name: value for name, value in call.request.headers.items() if name.lower() != "accept"}
+    if accept is not None:
+        headers["Accept"] = accept
+    # Accept is not a signed component: the signature still verifies.
+    request = httpx.Request("POST", call.request.url, headers=headers, content=call.request.content)
+
+    response = http.send(request)
+
+    assert response.status_code == 406
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {
+        "error": "not_acceptable",
+        "message": "accept application/vnd.secure-ai.envelope",
+    }
+
+
 def test_a_body_changed_by_one_byte_after_signing_is_refused(
     http: httpx.Client, signed_chat: Callable[[str], RawCall]
 ) -> None:

@@ -21,7 +21,7 @@ export class ApiError extends SecureAIError {
   }
 }
 
-/** 400 or 413: malformed request, unknown OpenAI field, envelope refused, too large. */
+/** 400, 406 or 413: malformed request, an Accept without the envelope type, unknown OpenAI field, envelope refused, too large. */
 export class BadRequestError extends ApiError {
   override name = "BadRequestError";
 }
@@ -133,7 +133,7 @@ export async function errorForResponse(response: Response): Promise<ApiError> {
   const code = typeof rawCode === "string" && ERROR_CODE.test(rawCode) ? rawCode : null;
   const rawId = response.headers.get("x-amzn-requestid");
   const requestId = rawId !== null && REQUEST_ID.test(rawId) ? rawId : null;
-  if (status === 400 || status === 413) return new BadRequestError(status, code, requestId);
+  if (status === 400 || status === 406 || status === 413) return new BadRequestError(status, code, requestId);
   if (status === 401) return new UnauthorizedError(status, code, requestId);
   if (status === 403) return new ForbiddenError(status, code, requestId);
   // The only 409 the gateway answers is enrollment's device limit; its code may be the generic `conflict`.

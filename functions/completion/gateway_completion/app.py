@@ -42,8 +42,8 @@ from secure_ai_gateway.wiring import ExecutionEnvironment
 from secure_ai_protocol.envelope.requests import RequestEnvelopes
 from secure_ai_protocol.envelope.responses import seal_response
 from secure_ai_protocol.envelope.rules import CONTEXT_VERSION, MOBILE_ENCRYPTION_ALGORITHM
-from secure_ai_protocol.errors import ProtocolError
-from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE
+from secure_ai_protocol.errors import NotAcceptable, ProtocolError
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, accepts_envelope
 from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE
 from secure_ai_protocol.wire.responses import PublicKeyDocument
 
@@ -113,6 +113,10 @@ def settlement_failed(error: ProtocolError) -> None:
 def chat_completions() -> Response[bytes]:
     """Decrypt, complete, screen and encrypt one chat request."""
     call = AuthorizedCall.from_proxy_event(app.current_event.raw_event)
+    # The answer is sealed (binary): without the envelope type first in Accept, API Gateway would
+    # hand the caller base64 text labelled as an envelope. Refused before any work or decryption.
+    if not accepts_envelope(app.current_event.headers.get("accept")):
+        raise NotAcceptable("accept_not_envelope")
     result = environment.get().completion.complete(call)
     count_screen(
         metrics,

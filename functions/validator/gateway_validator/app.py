@@ -178,7 +178,9 @@ def validate() -> Response[str | bytes]:
     """Screen the text in a signed JSON or envelope request; return the verdict."""
     event = app.current_event
     call = AuthorizedCall.from_proxy_event(event.raw_event)
-    body, content_type = environment.get().endpoint.handle(call, event.headers.get("content-type") or "")
+    body, content_type = environment.get().endpoint.handle(
+        call, event.headers.get("content-type") or "", accept=event.headers.get("accept")
+    )
     if call.is_device:
         # Per user, under its keyed hash: never the OIDC `sub` (device_registry/user_refs.py).
         count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)

@@ -97,6 +97,7 @@ def send(
         sealed_for_req_id: str | None = None,
         body: bytes | None = None,
         scopes: str = "chat:complete",
+        accept: str | None = None,
     ) -> Sent:
         req_id = req_id or secrets.token_urlsafe(16)
         resp_key = secrets.token_bytes(32)
@@ -129,6 +130,7 @@ def send(
             nonce=req_id,
             body=ciphertext,
             content_type=ENVELOPE_CONTENT_TYPE,
+            accept=accept,
         )
         context = {
             "client_id": as_client or client.client_id,

@@ -64,6 +64,26 @@ def test_a_body_changed_after_signing_is_refused_before_decryption(send: Send, c
     assert (sent.status, sent.json()["error"]) == (401, "unauthorized")
 
 
+@pytest.mark.parametrize(
+    "accept",
+    ["", "*/*", "application/json", "application/*", "application/json, application/vnd.secure-ai.envelope"],
+)
+def test_a_sealed_answer_not_asked_for_first_in_accept_is_a_406_before_decryption(
+    send: Send, client: Client, new_client: Callable[..., Client], accept: str
+) -> None:
+    # Sealed for another client: decrypting it would be a 400, so a 406 shows nothing was opened.
+    new_client("app-2")
+    sent = send(client, as_client="app-2", accept=accept)
+    assert sent.status == 406
+    assert sent.json() == {"error": "not_acceptable", "message": "accept application/vnd.secure-ai.envelope"}
+    assert sent.header("Content-Type") == "application/json"
+
+
+def test_the_envelope_type_with_parameters_first_in_accept_is_answered(send: Send, client: Client) -> None:
+    sent = send(client, accept="Application/Vnd.Secure-AI.Envelope; q=1, */*;q=0.1")
+    assert sent.status == 200
+
+
 def test_an_oversized_body_is_refused_with_413(send: Send, client: Client) -> None:
     sent = send(client, body=b"x" * (1024 * 1024 + 1))
     assert sent.status == 413

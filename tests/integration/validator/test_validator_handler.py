@@ -109,6 +109,24 @@ def test_an_encrypted_request_gets_a_sealed_verdict(
     assert verdict["decision"] == "redact"
 
 
+@pytest.mark.parametrize("accept", ["", "*/*", "application/json"])
+def test_an_envelope_request_without_the_envelope_type_first_in_accept_is_a_406(
+    validator: Invoke, client: Client, accept: str
+) -> None:
+    # Not even an envelope: a 406 comes before the body is read or opened.
+    call, context = api_call(client, b"not an envelope", content_type=ENVELOPE_CONTENT_TYPE)
+    call.accept = accept
+    response = validator(proxy_event(call, context, binary=True))
+    assert response["statusCode"] == 406
+    assert json.loads(response["body"])["error"] == "not_acceptable"
+
+
+def test_a_json_request_needs_no_particular_accept(validator: Invoke, client: Client) -> None:
+    call, context = api_call(client, json.dumps({"text": "hi"}).encode(), content_type="application/json")
+    call.accept = ""
+    assert validator(proxy_event(call, context))["statusCode"] == 200
+
+
 def test_a_client_without_the_validate_scope_is_forbidden(validator: Invoke, client: Client) -> None:
     assert validate_json(validator, client, {"text": "hi"}, scopes="chat:complete")["statusCode"] == 403
 

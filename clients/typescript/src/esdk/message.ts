@@ -16,7 +16,14 @@ import { parseContext, serializeContext, type EncryptionContext } from "./contex
 
 export const SUITE_ID = 0x0478;
 export const MESSAGE_FORMAT = 2;
-export const DEFAULT_FRAME_LENGTH = 4096;
+/** The largest frame this client writes or reads: the gateway's request plaintext cap (512 KiB). */
+export const MAX_FRAME_LENGTH = 512 * 1024;
+/**
+ * One frame for any request the gateway accepts: each frame is one WebCrypto call (a promise and a
+ * copy), so 4 KiB frames (the ESDK's default) cost ~16 calls at 64 KiB for nothing — the message is
+ * built and read whole, never streamed.
+ */
+export const DEFAULT_FRAME_LENGTH = MAX_FRAME_LENGTH;
 const FRAMED = 2;
 const NON_FRAMED = 1;
 const IV_BYTES = 12;
@@ -24,7 +31,6 @@ const TAG_BYTES = 16;
 const KEY_BYTES = 32;
 const MESSAGE_ID_BYTES = 32;
 const FINAL_FRAME = 0xffffffff;
-const MAX_FRAME_LENGTH = 512 * 1024;
 const FRAME_STRING = utf8("AWSKMSEncryptionClient Frame");
 const FINAL_FRAME_STRING = utf8("AWSKMSEncryptionClient Final Frame");
 const SINGLE_BLOCK_STRING = utf8("AWSKMSEncryptionClient Single Block");

@@ -41,7 +41,8 @@ class ApiError(SecureAIError):
 
 
 class BadRequest(ApiError):
-    """400 or 413: the gateway refused the request as malformed, too large or undecryptable."""
+    """400, 406 or 413: the gateway refused the request as malformed, too large or undecryptable, or
+    its Accept did not name the envelope type its sealed answer needs."""
 
 
 class Unauthorized(ApiError):
@@ -125,6 +126,7 @@ class LocalStateError(SecureAIError):
 
 _ERRORS_BY_STATUS: Final[dict[int, type[ApiError]]] = {
     400: BadRequest,
+    406: BadRequest,  # the Accept did not name the envelope type (the SDK always sends it)
     413: BadRequest,
     401: Unauthorized,
     403: Forbidden,

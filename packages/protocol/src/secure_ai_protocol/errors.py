@@ -47,6 +47,11 @@ class NotFound(ProtocolError):
     """The route or record does not exist."""
 
 
+class NotAcceptable(ProtocolError):
+    """The request's Accept does not name the media type the answer would be in (a sealed answer
+    needs `Accept: application/vnd.secure-ai.envelope` first: API Gateway's binary rule)."""
+
+
 class DecryptionFailed(BadRequest):
     """The envelope did not decrypt under the strict rules; one generic 400 whatever the cause."""
 

@@ -17,9 +17,9 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall
 from secure_ai_gateway.ports import Envelopes, Policies, VerdictEvents, VerdictRecords
 from secure_ai_gateway.screening.moderation import ModerationPort
 from secure_ai_gateway.screening.screen import screen_text
-from secure_ai_protocol.errors import BadRequest, ConfigurationError
+from secure_ai_protocol.errors import BadRequest, ConfigurationError, NotAcceptable
 from secure_ai_protocol.json_bounds import parse_json_model
-from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE, accepts_envelope
 from secure_ai_protocol.routes import VALIDATE_ROUTE
 from secure_ai_protocol.wire.chat import decode_resp_key
 from secure_ai_protocol.wire.validation import (
@@ -129,11 +129,16 @@ class ValidationEndpoint:
         self._envelopes = envelopes
         self._seal_response = seal_response
 
-    def handle(self, call: AuthorizedCall, content_type: str) -> tuple[bytes, str]:
-        """The response body and its content type; raise a ProtocolError on refusal."""
+    def handle(self, call: AuthorizedCall, content_type: str, *, accept: str | None) -> tuple[bytes, str]:
+        """The response body and its content type; raise a ProtocolError on refusal.
+
+        An envelope request is answered sealed (binary), so its Accept must name the envelope type
+        first (NotAcceptable, a 406, before the body is read or opened)."""
         call.require_scope(VALIDATE_SCOPE)
-        body = call.body_bytes(MAX_VALIDATE_BODY_BYTES)
         media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == ENVELOPE_CONTENT_TYPE and not accepts_envelope(accept):
+            raise NotAcceptable("accept_not_envelope")
+        body = call.body_bytes(MAX_VALIDATE_BODY_BYTES)
         if media_type == JSON_CONTENT_TYPE:
             request = parse_validation_request(body, allow_event=False)
             verdict = self._validate(request, call)

@@ -42,7 +42,12 @@ from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from aws_encryption_sdk.internal.formatting.deserialize import deserialize_header
 
 from secure_ai_protocol.envelope.kms import ObservedKmsClient
-from secure_ai_protocol.envelope.rules import MOBILE_ENCRYPTION_ALGORITHM, DataKeyEntry, EnvelopeHeader
+from secure_ai_protocol.envelope.rules import (
+    ESDK_DEFAULT_FRAME_LENGTH,
+    MOBILE_ENCRYPTION_ALGORITHM,
+    DataKeyEntry,
+    EnvelopeHeader,
+)
 from secure_ai_protocol.errors import ConfigurationError, DecryptionFailed
 
 if TYPE_CHECKING:
@@ -160,11 +165,12 @@ def encrypt(
     context: Mapping[str, str],
     required_keys: Sequence[str],
     suite: str,
+    frame_length: int = ESDK_DEFAULT_FRAME_LENGTH,
 ) -> bytes:
     """Encrypt `plaintext` into one message under `keyring` with the committing `suite`.
 
     `required_keys` name entries of `context` that bind the message without being stored in it;
-    the decrypting side must supply them again.
+    the decrypting side must supply them again. Framed, `frame_length` bytes a frame.
     """
     try:
         ciphertext, _ = _sdk_client().encrypt(
@@ -172,6 +178,7 @@ def encrypt(
             materials_manager=_materials_manager(keyring, required_keys),
             encryption_context=dict(context),
             algorithm=Algorithm[suite],
+            frame_length=frame_length,
         )
     except Exception as exc:
         raise ConfigurationError("envelope_encrypt_failed") from exc

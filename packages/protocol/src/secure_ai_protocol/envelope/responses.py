@@ -24,6 +24,7 @@ def seal_response(payload: bytes, *, resp_key: bytes, req_id: str) -> bytes:
         context=rules.response_context(req_id=req_id),
         required_keys=(),
         suite=rules.RESPONSE_SUITE,
+        frame_length=rules.RESPONSE_FRAME_LENGTH,
     )
 
 

@@ -64,6 +64,14 @@ DEFAULT_MAX_CIPHERTEXT_BYTES: Final = 1024 * 1024
 DEFAULT_MAX_PLAINTEXT_BYTES: Final = 512 * 1024
 # Lambda's synchronous response payload limit: no genuine response envelope is larger.
 DEFAULT_MAX_RESPONSE_CIPHERTEXT_BYTES: Final = 6 * 1024 * 1024
+# Frame lengths. The ESDK refuses a message whose header names a frame longer than the decryptor's
+# maximum body length, so a frame may not exceed what its reader accepts: the gateway reads request
+# plaintexts up to DEFAULT_MAX_PLAINTEXT_BYTES, the SDKs read answers up to 6 MiB and the TypeScript
+# client frames up to 512 KiB (MAX_FRAME_LENGTH there).
+ESDK_DEFAULT_FRAME_LENGTH: Final = 4096
+# Answers: one frame up to 512 KiB (almost every answer). Messages are built and read whole, never
+# streamed, and a browser pays one WebCrypto call per frame: 4 KiB frames cost 16 at 64 KiB.
+RESPONSE_FRAME_LENGTH: Final = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
