@@ -23,13 +23,8 @@ OBSERVABILITY = Path(observability.__file__).resolve()
 # The chat model's adapter and its key: their failures refuse the request. Moderation's do not: they
 # make a detector unavailable, which the screen alarms count.
 MODEL_ADAPTER = REPOSITORY_ROOT / "packages" / "gateway" / "src" / "secure_ai_gateway" / "adapters" / "openai"
-# The model key is read by adapters/secrets_provider.py (outside the openai package since the
-# devices function's import budget moved it there): its failure is still a model error.
-MODEL_CALL = (
-    MODEL_ADAPTER / "chat.py",
-    MODEL_ADAPTER / "access.py",
-    MODEL_ADAPTER.parent / "secrets_provider.py",
-)
+# access.py turns a failed read of the model key (adapters/secrets_provider.py) into its own reason.
+MODEL_CALL = (MODEL_ADAPTER / "chat.py", MODEL_ADAPTER / "access.py")
 FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
