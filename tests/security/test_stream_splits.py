@@ -15,7 +15,13 @@ from typing import Final
 import pytest
 
 from secure_ai_gateway.screening.canary import new_canary
-from tests.gateway.screening.fakes import AWS_ACCESS_KEY, AWS_SECRET_KEY, GITHUB_TOKEN, PRIVATE_KEY, local_policy
+from tests.gateway.screening.fakes import (
+    AWS_ACCESS_KEY,
+    AWS_SECRET_KEY,
+    GITHUB_TOKEN,
+    PRIVATE_KEY,
+    local_policy,
+)
 from tests.gateway.screening.streams import Streamed, buffered, chunks_at, deltas, stream
 
 POLICY: Final = local_policy(allowed_hosts=["docs.example.com"])

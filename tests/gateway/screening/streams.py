@@ -1,9 +1,10 @@
-"""Helpers for screened streams: run an answer through StreamScreen in given chunks, and the buffered release."""
+"""Helpers for screened streams: an answer through StreamScreen in given chunks, and its buffered release."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Final
 
 from secure_ai_gateway.screening.moderation import ModerationPort
@@ -36,7 +37,7 @@ class Streamed:
 def chunks_at(text: str, *positions: int) -> list[str]:
     """`text` cut at `positions` (sorted, deduplicated; empty chunks kept out)."""
     cuts = [0, *sorted(set(positions)), len(text)]
-    return [text[start:end] for start, end in zip(cuts, cuts[1:], strict=False) if end > start]
+    return [text[start:end] for start, end in pairwise(cuts) if end > start]
 
 
 def deltas(text: str, size: int, offset: int = 0) -> list[str]:
@@ -55,7 +56,12 @@ def stream(
     pseudonyms: Pseudonymiser = PSEUDONYMS,
 ) -> Streamed:
     screen = StreamScreen(
-        policy, pseudonyms=pseudonyms, canary=canary, schema=schema, moderation=moderation, digest_key=DIGEST_KEY
+        policy,
+        pseudonyms=pseudonyms,
+        canary=canary,
+        schema=schema,
+        moderation=moderation,
+        digest_key=DIGEST_KEY,
     )
     releases: list[str] = []
     for chunk in chunks:
