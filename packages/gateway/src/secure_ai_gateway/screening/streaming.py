@@ -140,6 +140,8 @@ class StreamScreen:
         self._applied: list[tuple[int, int, str]] = []  # redactions released so far, in restored-text offsets
         self._moderated_from = 0  # offset of the emitted text where the next moderation window starts
         self._ended = False
+        # How many times the accumulated text was screened (for metrics and the benchmark).
+        self.screens = 0
 
     @property
     def released(self) -> str:
@@ -183,6 +185,7 @@ class StreamScreen:
     # The screen of the accumulated text.
 
     def _screen(self) -> StreamStep:
+        self.screens += 1
         raw = self._text()
         self._screened_length = len(raw)
         restoration = self._restore(raw)
