@@ -50,7 +50,13 @@ from secure_ai_gateway.screening.policy import Policy
 from secure_ai_gateway.screening.pseudonymise import Pseudonymiser, Restoration
 from secure_ai_gateway.screening.redaction import redact_tracking
 from secure_ai_gateway.screening.registry import DETECTOR_SPECS, WHOLE_TEXT_DETECTORS
-from secure_ai_gateway.screening.release import VALUE_IN_MARKUP, markup_spans, release, values_in_markup
+from secure_ai_gateway.screening.release import (
+    VALUE_IN_MARKUP,
+    markup_spans,
+    release,
+    restore_in_plain_text,
+    values_in_markup,
+)
 from secure_ai_gateway.screening.screen import MAX_INPUT_BYTES, Judged, ScreenPass, screen_pass
 from secure_ai_gateway.screening.verdict import MAX_VERDICT_FINDINGS, UnavailableReason
 from secure_ai_protocol.errors import PayloadTooLarge
@@ -305,7 +311,7 @@ class StreamScreen:
     def _restore(self, raw: str) -> Restoration:
         if _PLACEHOLDER_SHAPE.search(raw) is None:
             return Restoration(raw, ())
-        return self._pseudonyms.restore(raw, markup=markup_spans(raw, self._policy))
+        return restore_in_plain_text(raw, self._pseudonyms, self._policy)
 
     def _whole_text_detectors(self) -> list[DetectorName]:
         context = ScreeningContext(
