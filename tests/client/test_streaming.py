@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from secure_ai_client.errors import (
     Unavailable,
 )
 from secure_ai_client.results import ChatResult
-from secure_ai_client.streams import MAX_LINE_BYTES, AsyncChatStream, ChatStream, StreamLimits
+from secure_ai_client.streams import MAX_LINE_BYTES, AsyncChatStream, ChatStream, StreamJudge, StreamLimits
 from secure_ai_protocol.routes import STREAM_ROUTE
 from secure_ai_protocol.stream import StreamSealer
 from tests.client.fake_gateway import BLOCK_VERDICT, FakeGateway, StreamMangle, json_response, stream_events
@@ -514,3 +515,47 @@ def test_an_async_connection_dropped_mid_stream_is_a_network_error(
 
     with pytest.raises(NetworkError, match="ReadError"):
         asyncio.run(scenario())
+
+
+# ----------------------------------------------------------------------------- the cross-language vectors
+
+VECTORS: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parents[2] / "docs/vectors/stream-vectors.json").read_text(encoding="utf-8")
+)
+
+
+def judged(vector: dict[str, Any], piece_bytes: int) -> tuple[list[str], str | None, StreamJudge]:
+    """The SDK's reading of a vector body fed in pieces: deltas yielded, and the refusal (or None)."""
+    judge = StreamJudge(bytes.fromhex(VECTORS["resp_key_hex"]), vector["req_id"], StreamLimits())
+    body = vector["body"].encode("ascii")
+    deltas: list[str] = []
+    try:
+        for start in range(0, len(body), piece_bytes):
+            deltas.extend(judge.feed(body[start : start + piece_bytes]))
+        deltas.extend(judge.end())
+    except StreamBroken as refused:
+        return deltas, refused.reason, judge
+    return deltas, None, judge
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 13, 1_000_000])
+@pytest.mark.parametrize("vector", VECTORS["streams"], ids=[vector["name"] for vector in VECTORS["streams"]])
+def test_the_sdk_reads_every_intact_vector_stream(vector: dict[str, Any], piece_bytes: int) -> None:
+    deltas, refusal, judge = judged(vector, piece_bytes)
+
+    assert (deltas, refusal) == (vector["expected_deltas"], None)
+    assert judge.final is not None
+    assert judge.ended
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 13, 1_000_000])
+@pytest.mark.parametrize(
+    "vector", VECTORS["rejections"], ids=[vector["name"] for vector in VECTORS["rejections"]]
+)
+def test_the_sdk_refuses_every_vector_rejection_with_its_reason(
+    vector: dict[str, Any], piece_bytes: int
+) -> None:
+    deltas, refusal, judge = judged(vector, piece_bytes)
+
+    assert (deltas, refusal) == (vector["expected_deltas_before_error"], vector["expected_error"])
+    assert not judge.ended

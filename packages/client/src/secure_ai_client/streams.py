@@ -86,16 +86,36 @@ class StreamJudge:
         self._lines: list[str] = []  # the current event's lines, not yet closed by a blank line
         self._received = 0
         self._events = 0
+        self._refusal: StreamBroken | None = None
         self.final: StreamFinal | None = None
         self.ended = False
 
     def feed(self, data: bytes) -> list[str]:
-        """The deltas these bytes complete (the final event's own delta is held until `end`)."""
+        """The deltas these bytes complete (the final event's own delta is held until `end`).
+
+        Deltas of events that opened before a refusal in the same bytes are returned first; the
+        refusal is raised by the next call (`check`, `feed` or `end`).
+        """
+        self.check()
+        deltas: list[str] = []
+        try:
+            self._feed(data, deltas)
+        except StreamBroken as refused:
+            if not deltas:
+                raise
+            self._refusal = refused
+        return deltas
+
+    def check(self) -> None:
+        """Raise the refusal held back by `feed`, if any."""
+        if self._refusal is not None:
+            raise self._refusal
+
+    def _feed(self, data: bytes, deltas: list[str]) -> None:
         self._received += len(data)
         if self._received > self._limits.max_bytes:
             raise StreamBroken("stream_too_large")
         self._buffer += data
-        deltas: list[str] = []
         while (end := self._buffer.find(b"\n")) >= 0:
             if self.final is not None:
                 raise StreamBroken("stream_after_final")
@@ -109,10 +129,10 @@ class StreamJudge:
             raise StreamBroken("stream_after_final")
         if len(self._buffer) > MAX_LINE_BYTES:
             raise StreamBroken("stream_event")
-        return deltas
 
     def end(self) -> list[str]:
         """The transport ended: the final event's delta, unless the stream is incomplete."""
+        self.check()
         if self._buffer:
             raise StreamBroken("stream_truncated")  # cut off mid-line
         try:
@@ -254,6 +274,7 @@ class ChatStream(_StreamView):
     def _read(self) -> None:
         # A blocking read cannot be interrupted: each read has the client's timeout, and the
         # overall one is checked between reads.
+        self._judge.check()
         chunk = next(self._chunks, None)
         if _clock() > self._deadline:
             raise NetworkError("stream_timeout")
@@ -315,6 +336,7 @@ class AsyncChatStream(_StreamView):
         return delta
 
     async def _read(self) -> None:
+        self._judge.check()
         remaining = self._deadline - _clock()
         if remaining <= 0:
             raise NetworkError("stream_timeout")
