@@ -559,3 +559,5 @@ def test_the_sdk_refuses_every_vector_rejection_with_its_reason(
 
     assert (deltas, refusal) == (vector["expected_deltas_before_error"], vector["expected_error"])
     assert not judge.ended
+    if vector["expected_error"] == "req_id_mismatch":
+        assert judge.final is None  # another request's verdict is never kept

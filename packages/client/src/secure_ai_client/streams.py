@@ -161,15 +161,16 @@ class StreamJudge:
             except StreamRejected as exc:
                 raise StreamBroken(exc.reason) from None
             try:
-                if event.final:
-                    self.final = StreamFinal.model_validate_json(plaintext)
-                else:
+                if not event.final:
                     deltas.append(StreamDelta.model_validate_json(plaintext).delta)
+                    continue
+                final = StreamFinal.model_validate_json(plaintext)
             except ValidationError:
                 raise StreamBroken("malformed_payload") from None
-            if self.final is not None and self.final.req_id != self._req_id:
+            if final.req_id != self._req_id:
                 # Already bound by the additional data; the payload must agree with it.
                 raise StreamBroken("req_id_mismatch")
+            self.final = final
         return [delta for delta in deltas if delta]
 
 
