@@ -23,7 +23,12 @@ OBSERVABILITY = Path(observability.__file__).resolve()
 # The chat model's adapter and its key: their failures refuse the request. Moderation's do not: they
 # make a detector unavailable, which the screen alarms count.
 MODEL_ADAPTER = REPOSITORY_ROOT / "packages" / "gateway" / "src" / "secure_ai_gateway" / "adapters" / "openai"
-MODEL_CALL = (MODEL_ADAPTER / "chat.py", MODEL_ADAPTER / "access.py")
+# The key is read by adapters/secrets_provider.py since the devices function reads secrets without openai.
+MODEL_CALL = (
+    MODEL_ADAPTER / "chat.py",
+    MODEL_ADAPTER / "access.py",
+    MODEL_ADAPTER.parent / "secrets_provider.py",
+)
 FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
