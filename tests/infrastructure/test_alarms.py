@@ -29,7 +29,13 @@ MODEL_CALL = (
     MODEL_ADAPTER / "access.py",
     MODEL_ADAPTER.parent / "secrets_provider.py",
 )
-FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
+FUNCTIONS = (
+    "AuthorizerFunction",
+    "CompletionFunction",
+    "ValidatorFunction",
+    "DevicesFunction",
+    "StreamingFunction",
+)
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
     "DeadLetterQueueAlarm",
