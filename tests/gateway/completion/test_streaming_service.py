@@ -88,8 +88,8 @@ def test_a_long_release_is_sealed_in_several_events_each_within_the_protocol_bou
     answer = "word " * 10_000  # 50,000 characters, released at once by the buffered screen
     opened = StreamingHarness(model=FakeStreamingModel(deltas=[answer])).stream(streamed("Hello"))
     assert opened.text == answer
-    assert len(opened.events) == 4
-    assert all(len(event["delta"]) <= 16 * 1024 for event in opened.events)
+    assert len(opened.events) == 49
+    assert all(len(event["delta"]) <= 1024 for event in opened.events)
 
 
 # --- a block in mid-stream --------------------------------------------------------------------------

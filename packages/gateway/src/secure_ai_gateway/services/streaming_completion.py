@@ -53,9 +53,10 @@ from secure_ai_protocol.wire.verdict import Finding, Verdict
 MODEL_FAILED: Final = "model_failed"
 GATEWAY_FAILED: Final = "gateway_failed"
 BLOCKED_FINISH_REASON: Final = "content_filter"
-# Released text is sealed in pieces of at most this many characters: a piece's JSON then stays far
-# under the protocol's per-event ciphertext bound (4 UTF-8 bytes or a 6-byte escape per character).
-RELEASE_PIECE_CHARS: Final = 16 * 1024
+# Released text is sealed in pieces of at most this many characters: a piece's JSON stays far under
+# the protocol's per-event ciphertext bound (4 UTF-8 bytes or a 6-byte escape per character), and a
+# screen that releases much at once (the buffered one, on finish) still yields events of SSE size.
+RELEASE_PIECE_CHARS: Final = 1024
 
 
 @dataclass(slots=True)
