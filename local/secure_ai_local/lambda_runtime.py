@@ -8,6 +8,10 @@ variables Lambda itself sets and the ones that point boto3 at moto. It imports t
 throttle instead). Handlers never run in the emulator's process, so functions share no
 os.environ, no module state and no cached clients.
 
+A function behind the AWS Lambda Web Adapter (its exec wrapper `/opt/bootstrap`, its handler a start
+script) runs instead as its HTTP app, in environments leased with `lease_web`
+(secure_ai_local.web_adapter); the API Gateway emulator forwards its streaming route there.
+
 An invocation returns an `InvocationResult`: the handler's JSON result, or Lambda's error document
 (errorType, errorMessage) when it raised, timed out (the template's Timeout; the environment is
 then destroyed, as Lambda does), exited, or returned something JSON cannot encode.
