@@ -96,8 +96,10 @@ def send(local_stack: LocalStack, info: LocalStackInfo) -> Sender:
         stream: bool | None = True,
         body: bytes | None = None,
         tamper: bool = False,
+        extra_headers: dict[str, str] | None = None,
     ) -> Streamed:
         request, nonce, resp_key = build(prompt, route=route, stream=stream, body=body)
+        request.headers.update(extra_headers or {})
         if tamper:
             request.headers["Signature"] = request.headers["Signature"][:-3] + "AA:"
         with httpx.Client(timeout=60) as client:
@@ -235,17 +237,20 @@ def test_a_request_sealed_for_the_buffered_route_does_not_open_on_the_streaming_
     assert response.headers["content-type"] == "application/json"
 
 
-def test_a_client_supplied_request_context_header_is_replaced_by_the_gateway_s(
-    send: Sender, info: LocalStackInfo
-) -> None:
-    forged = {"resourcePath": STREAM_ROUTE, "httpMethod": "POST", "authorizer": {"client_id": "someone-else"}}
-    request = httpx.Request(
-        "POST",
-        f"{info.api_url}{STREAM_ROUTE}",
-        content=b"x",
-        headers={"x-amzn-request-context": json.dumps(forged), "Content-Type": ENVELOPE_CONTENT_TYPE},
-    )
-    with httpx.Client(timeout=30) as client:
-        response = client.send(request)
-    # Unsigned: the authorizer's identity sources are missing, so API Gateway refuses it itself.
-    assert response.status_code == 401
+def test_a_client_supplied_request_context_header_is_replaced_by_the_gateway_s(send: Sender) -> None:
+    # Signed by the demo client, with a forged context naming another client and scopes: the gateway
+    # (here the emulator, deployed the Lambda Web Adapter) writes its own context over it.
+    forged = {
+        "resourcePath": STREAM_ROUTE,
+        "httpMethod": "POST",
+        "authorizer": {
+            "client_id": "someone-else",
+            "key_id": "someone-else.1",
+            "nonce": "n",
+            "content_digest": "d",
+        },
+    }
+    streamed = send("Hello", extra_headers={"x-amzn-request-context": json.dumps(forged)})
+    assert streamed.status == 200
+    assert streamed.final["verdict"]["decision"] == "allow"
+    assert "Hello" in streamed.text
