@@ -68,6 +68,7 @@ from secure_ai_local.generated_responses import (
     UNKNOWN_STAGE,
     GeneratedResponse,
 )
+from secure_ai_local.lambda_runtime import WebFunctionLeases
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY, LoopbackServer
 from secure_ai_local.web_adapter import LOOPBACK, WebAdapterError, WebLease
 
@@ -433,8 +434,13 @@ class ApiGatewayEmulator:
         self, route: Route, request: _Request, event: Mapping[str, Any], body: bytes
     ) -> Response:
         """Forward to the function's HTTP app as the Lambda Web Adapter does; stream its answer back."""
+        # Only a runtime that runs web-adapter functions (LambdaRuntime) can serve a streaming route.
+        leases = self._invoker if isinstance(self._invoker, WebFunctionLeases) else None
+        if leases is None:
+            logger.warning("%s: no runtime for a streaming integration", route.function)
+            return self._gateway_error(INTEGRATION_ERROR, request)
         try:
-            lease = self._invoker.lease_web(route.function)
+            lease = leases.lease_web(route.function)
         except WebAdapterError as error:
             logger.warning("%s could not start: %s", route.function, error)
             return self._gateway_error(INTEGRATION_ERROR, request)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from secure_ai_local.lambda_worker import EnvironmentSpec, serve_environment
 from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate, resolve
@@ -59,6 +59,11 @@ class FunctionInvoker(Protocol):
     def submit(self, logical_id: str, event: Any) -> Future[InvocationResult]:
         """Start an invocation; the future completes when the function does."""
         ...
+
+
+@runtime_checkable
+class WebFunctionLeases(Protocol):
+    """What the emulator's streaming integration leases environments through (`LambdaRuntime`)."""
 
     def lease_web(self, logical_id: str) -> WebLease:
         """An execution environment of a web-adapter function, ready for one HTTP request."""

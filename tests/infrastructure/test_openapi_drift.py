@@ -130,10 +130,15 @@ def test_every_function_with_api_events_is_checked_against_its_app(stack_templat
 
 def test_the_streaming_app_serves_exactly_its_template_route(stack_template: StackTemplate) -> None:
     # Not a Powertools resolver: an HTTP app behind the Lambda Web Adapter, which routes on one path.
+    import inspect
+
     from gateway_streaming import app
 
+    from secure_ai_protocol.routes import STREAM_ROUTE
+
     declared = {(r.path, r.method) for r in api_routes(stack_template) if r.function == "StreamingFunction"}
-    assert declared == {(app.STREAM_ROUTE, "POST")}
+    assert declared == {(STREAM_ROUTE, "POST")}
+    assert "self.path != STREAM_ROUTE" in inspect.getsource(app.StreamingRequestHandler)
 
 
 def test_only_the_template_s_open_route_is_documented_without_signature(
