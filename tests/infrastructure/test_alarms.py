@@ -25,7 +25,13 @@ OBSERVABILITY = Path(observability.__file__).resolve()
 MODEL_ADAPTER = REPOSITORY_ROOT / "packages" / "gateway" / "src" / "secure_ai_gateway" / "adapters" / "openai"
 # access.py turns a failed read of the model key (adapters/secrets_provider.py) into its own reason.
 MODEL_CALL = (MODEL_ADAPTER / "chat.py", MODEL_ADAPTER / "access.py")
-FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
+FUNCTIONS = (
+    "AuthorizerFunction",
+    "CompletionFunction",
+    "ValidatorFunction",
+    "DevicesFunction",
+    "StreamingFunction",
+)
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
     "DeadLetterQueueAlarm",

@@ -117,7 +117,10 @@ def decision_metric(prefix: str, decision: str) -> str:
     return f"{prefix}{decision.capitalize()}"
 
 
-_SCREENING = frozenset({"completion", "validator"})
+# The streaming function answers chat completions too: it counts under the completion's names, as
+# `service` "streaming".
+_COMPLETIONS = frozenset({"completion", "streaming"})
+_SCREENING = _COMPLETIONS | {"validator"}
 _API = _SCREENING | {"devices"}
 _PER_USER = (frozenset({"service", "app", "user"}),)
 METRICS: Final[dict[str, MetricSpec]] = {
@@ -130,12 +133,12 @@ METRICS: Final[dict[str, MetricSpec]] = {
         MetricSpec(DEVICE_ENROLLED, frozenset({"devices"})),
         MetricSpec(DEVICE_RENEWED, frozenset({"devices"})),
         MetricSpec(USER_REQUESTS, _SCREENING, _PER_USER),
-        MetricSpec(USER_TOKENS, frozenset({"completion"}), _PER_USER),
-        MetricSpec(USAGE_SETTLEMENT_FAILED, frozenset({"completion"})),
-        MetricSpec(COMPLETION_TOKENS, frozenset({"completion"})),
+        MetricSpec(USER_TOKENS, _COMPLETIONS, _PER_USER),
+        MetricSpec(USAGE_SETTLEMENT_FAILED, _COMPLETIONS),
+        MetricSpec(COMPLETION_TOKENS, _COMPLETIONS),
         MetricSpec(SCREEN_FAILED_OPEN, _SCREENING),
         MetricSpec(SCREEN_DETECTOR_UNAVAILABLE, _SCREENING),
-        *(MetricSpec(decision_metric(COMPLETION_PREFIX, d), frozenset({"completion"})) for d in DECISIONS),
+        *(MetricSpec(decision_metric(COMPLETION_PREFIX, d), _COMPLETIONS) for d in DECISIONS),
         *(MetricSpec(decision_metric(VALIDATION_PREFIX, d), frozenset({"validator"})) for d in DECISIONS),
     )
 }
