@@ -56,7 +56,7 @@ from secure_ai_gateway.observability import (
     service_metrics,
 )
 from secure_ai_gateway.policy_registry.cache import CachedPolicies
-from secure_ai_gateway.screening.streaming_buffered import BufferedStreamScreen
+from secure_ai_gateway.screening.streaming import StreamScreen
 from secure_ai_gateway.services.completion import MAX_REQUEST_BODY_BYTES
 from secure_ai_gateway.services.streaming_completion import AnswerStream, StreamingCompletionService, describe
 from secure_ai_gateway.settings import CompletionSettings
@@ -105,7 +105,7 @@ def build_dependencies(
         model=model_access.chat_model,
         moderation=model_access.moderation,
         policies=CachedPolicies(PolicyStore(settings.policies_table), clock=policy_clock),
-        screens=BufferedStreamScreen,
+        screens=StreamScreen,
         digest_key=digest_key,
         default_model=settings.default_model,
         clock=time.time,
