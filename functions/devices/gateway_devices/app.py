@@ -24,7 +24,7 @@ from secure_ai_gateway.adapters.oidc_tokens import OidcTokenVerifier
 from secure_ai_gateway.adapters.replay import NonceStore
 from secure_ai_gateway.adapters.secret_sealing import SecretSealer
 from secure_ai_gateway.adapters.verdict_digest_key import load_verdict_digest_key
-from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_event
+from secure_ai_gateway.api.authorized_call import AuthorizedCall, header_values, is_rest_proxy_event
 from secure_ai_gateway.api.cors import with_cors
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.device_registry.user_refs import user_ref_key
@@ -89,16 +89,7 @@ environment = ExecutionEnvironment(lambda: build_dependencies(DevicesSettings.fr
 
 def single_header(event: Mapping[str, Any], name: str) -> str | None:
     """The one value of header `name` (any case); Unauthenticated if it is sent more than once."""
-    values: list[str] = []
-    for source, multi in (("multiValueHeaders", True), ("headers", False)):
-        headers = event.get(source)
-        if not isinstance(headers, Mapping):
-            continue
-        for key, value in headers.items():
-            if key.lower() == name.lower():
-                values.extend(value if multi else [value])
-        if values:
-            break
+    values = header_values(event, name)
     if len(values) > 1:
         raise Unauthenticated("repeated_header")
     return values[0] if values else None

@@ -49,22 +49,26 @@ def is_rest_proxy_event(event: object) -> bool:
     )
 
 
-def request_origin(event: Mapping[str, object]) -> str | None:
-    """The request's `Origin` header (any case), or None; sent twice, it is refused."""
-    values: list[str] = []
+def header_values(event: Mapping[str, object], header: str) -> list[str]:
+    """Every value of `header` (any case) in a proxy event: its multi-value map, else its single one."""
+    wanted = header.lower()
     multi = event.get("multiValueHeaders")
+    values: list[str] = []
     if isinstance(multi, Mapping):
         for name, items in multi.items():
-            if isinstance(name, str) and name.lower() == "origin" and isinstance(items, list):
+            if isinstance(name, str) and name.lower() == wanted and isinstance(items, list):
                 values.extend(str(item) for item in items)
-    if not values:
-        single = event.get("headers")
-        if isinstance(single, Mapping):
-            values = [
-                str(value)
-                for name, value in single.items()
-                if isinstance(name, str) and name.lower() == "origin"
-            ]
+    single = event.get("headers")
+    if not values and isinstance(single, Mapping):
+        values = [
+            str(value) for name, value in single.items() if isinstance(name, str) and name.lower() == wanted
+        ]
+    return values
+
+
+def request_origin(event: Mapping[str, object]) -> str | None:
+    """The request's `Origin` header (any case), or None; sent twice, it is refused."""
+    values = header_values(event, "origin")
     if len(values) > 1:
         raise Forbidden("origin_not_allowed")
     return values[0] if values else None
