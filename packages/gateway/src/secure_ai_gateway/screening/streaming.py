@@ -28,8 +28,9 @@ its final form, pseudonyms restored in plain text only. How:
   `stream_modes` says `incremental` (moderation only): then each release ends at a sentence and the
   sentences released, with the previous release as context, are moderated first.
 
-Screens are batched: the accumulated text is screened again only once it has grown by the
-hold-back or by a quarter, so a stream costs a bounded multiple of one buffered screen.
+Screens are batched: the first once the text reaches past the hold-back by 32 characters, then
+each once the text has grown by a quarter (and by 32 characters at least), so a stream costs a
+bounded multiple of one buffered screen.
 docs/screening.md ("Streams: what is held back and why") states the rules and their limits.
 """
 
@@ -66,8 +67,10 @@ type Span = tuple[int, int]
 
 # RE2's \s, which every detector pattern uses: a run without these is one token.
 _WHITESPACE: Final = " \t\n\r\f"
-# Screen again once the text grew by the hold-back, or by this share of what was screened last.
+# Screen again once the text grew by this share of what was screened last, and by at least
+# `_RESCREEN_MIN_CHARS`; the first screen waits until that much lies beyond the hold-back.
 _RESCREEN_GROWTH: Final = 0.25
+_RESCREEN_MIN_CHARS: Final = 32
 # Finding type of the (unreachable) case where the whole answer's release does not begin with
 # what the stream already released: the stream blocks rather than vouch for either.
 RELEASED_TEXT_CHANGED: Final = "released_text_changed"
@@ -164,8 +167,10 @@ class StreamScreen:
         if self._raw_length > MAX_INPUT_BYTES:
             self._ended = True
             raise PayloadTooLarge("screening_input_too_large")
+        if self._raw_length < self.hold_back + _RESCREEN_MIN_CHARS:
+            return StreamStep("", None)  # nothing could be released yet
         grown = self._raw_length - self._screened_length
-        if grown < max(self.hold_back, _RESCREEN_GROWTH * self._screened_length):
+        if grown < max(_RESCREEN_MIN_CHARS, _RESCREEN_GROWTH * self._screened_length):
             return StreamStep("", None)
         return self._screen()
 
