@@ -1,7 +1,7 @@
 """Test doubles for `StreamingCompletionService`: a streaming model, screens, and the events opened.
 
 The pass-through and blocking screens are test doubles of the `StreamScreen` port only; the
-service's production screen is screening/streaming_buffered.py (until the incremental one lands).
+harness uses the production screen (screening/streaming.py) unless a test names another.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from secure_ai_gateway.client_registry.records import ClientRecord
 from secure_ai_gateway.ports import ModelDelta, ModelStreamEnd, StreamScreens
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.policy import Policy
-from secure_ai_gateway.screening.streaming_buffered import BufferedStreamScreen, StreamStep
+from secure_ai_gateway.screening.streaming import StreamScreen, StreamStep
 from secure_ai_gateway.services.streaming_completion import AnswerStream, StreamingCompletionService
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.stream import StreamOpener, parse_events
@@ -156,7 +156,7 @@ class StreamingHarness:
     model: FakeStreamingModel = field(default_factory=FakeStreamingModel)
     ledger: FakeLedger = field(default_factory=FakeLedger)
     policy: Policy = field(default_factory=local_policy)
-    screens: StreamScreens = BufferedStreamScreen
+    screens: StreamScreens = StreamScreen
     routes: list[str] = field(default_factory=list)
 
     def service(self) -> StreamingCompletionService:

@@ -85,10 +85,13 @@ def test_a_secret_split_across_model_chunks_is_never_released(split: int) -> Non
 
 
 def test_a_long_release_is_sealed_in_several_events_each_within_the_protocol_bounds() -> None:
-    answer = "word " * 10_000  # 50,000 characters, released at once by the buffered screen
-    opened = StreamingHarness(model=FakeStreamingModel(deltas=[answer])).stream(streamed("Hello"))
+    answer = "word " * 10_000  # 50,000 characters in one delta, released at once by this screen
+    harness = StreamingHarness(model=FakeStreamingModel(deltas=[answer]), screens=PassThroughScreen)
+    opened = harness.stream(streamed("Hello"))
     assert opened.text == answer
-    assert len(opened.events) == 49
+    # 49 chunks (48 of 1024 characters and the rest), then the final event with no text.
+    assert len(opened.events) == 50
+    assert opened.final["delta"] == ""
     assert all(len(event["delta"]) <= 1024 for event in opened.events)
 
 
