@@ -6,23 +6,26 @@ One run, against the local stub model (secure_ai_local.stub_model, over HTTP on 
 as OpenAI does, cut into the stub's split pieces, each after `--chunk-delay-ms`, as a model's token
 cadence). The same request goes through `StreamingCompletionService` (what the streaming function
 calls: admit, reserve, the real model adapter's streamed call, the stream screen, AES-GCM sealing of
-each event) twice per round, interleaved:
+each event), once per subject per round, interleaved:
 
-- screened: the production stream screen: the incremental one (screening/streaming.py) when it is
-  importable, else the buffered one (screening/streaming_buffered.py), which holds the whole answer;
+- incremental: the production stream screen (screening/streaming.py) on a policy whose
+  `stream_modes` checks moderation on sentence windows: text leaves as soon as it is past the
+  hold-back, screened, and its sentence is moderated;
+- default policy: the same screen on the built-in default policy, which buffers for moderation (the
+  safe default: moderation judges the whole answer, so nothing leaves before the model ended);
 - pass-through: a screen that releases every delta as it arrives (unscreened), the same chunks.
 
 Reported, as medians over the rounds: time to the first released byte (the first event carrying
-text, sealed and ready to send), time to the final event, and the ratios screened / pass-through of
-both; the hold-back overhead is (screened total - pass-through total) / pass-through total. Envelope
-opening, client records and the ledger are in memory (they cost both sides alike, before the model).
+text, sealed and ready to send), time to the final event, and each screened subject's ratios to
+pass-through; the hold-back overhead is (screened total - pass-through total) / pass-through total.
+Envelope opening, client records and the ledger are in memory, and moderation answers at once (they
+cost all subjects alike, or would only add the moderation service's latency per released window).
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import json
 import statistics
 import time
@@ -37,7 +40,7 @@ from secure_ai_gateway.client_registry.records import ClientRecord
 from secure_ai_gateway.ports import Budget, Reservation, StreamScreens
 from secure_ai_gateway.screening.catalog import PolicyCatalog
 from secure_ai_gateway.screening.policy import DEFAULT_POLICY, Policy
-from secure_ai_gateway.screening.streaming_buffered import BufferedStreamScreen, StreamStep
+from secure_ai_gateway.screening.streaming import StreamScreen, StreamStep, stream_hold_back
 from secure_ai_gateway.services.streaming_completion import StreamingCompletionService
 from secure_ai_local.stub_model import StubModelServer
 from secure_ai_protocol.signing.content_digest import compute_content_digest
@@ -53,14 +56,9 @@ PROMPT = (
 )
 
 
-def production_screen() -> tuple[str, StreamScreens]:
-    """The stream screen the streaming function uses, and its name."""
-    try:
-        incremental = importlib.import_module("secure_ai_gateway.screening.streaming")
-    except ImportError:
-        return "buffered (screening/streaming_buffered.py)", BufferedStreamScreen
-    screens: StreamScreens = incremental.StreamScreen
-    return "incremental (screening/streaming.py)", screens
+INCREMENTAL_POLICY = Policy.model_validate(
+    {**DEFAULT_POLICY.model_dump(), "stream_modes": {"moderation": "incremental"}}
+)
 
 
 class PassThroughScreen:
@@ -87,7 +85,7 @@ class Ledger:
         """Nothing held."""
 
 
-def service(model: ChatModel, screens: StreamScreens) -> StreamingCompletionService:
+def service(model: ChatModel, screens: StreamScreens, policy: Policy) -> StreamingCompletionService:
     record = ClientRecord(
         client_id=CLIENT_ID,
         status="active",
@@ -104,7 +102,7 @@ def service(model: ChatModel, screens: StreamScreens) -> StreamingCompletionServ
         ledger=Ledger(),
         model=lambda: model,
         moderation=lambda: SimpleNamespace(moderate=lambda text: {"violence": 0.0}),
-        policies=PolicyCatalog({"default": DEFAULT_POLICY}),
+        policies=PolicyCatalog({"default": policy}),
         screens=screens,
         digest_key=lambda: b"bench-verdict-digest-key-32-bytes",
         default_model=MODEL,
@@ -158,14 +156,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--chunk-delay-ms", type=float, default=5.0)
     arguments = parser.parse_args()
-    name, screens = production_screen()
     with StubModelServer(chunk_delay_seconds=arguments.chunk_delay_ms / 1000) as stub:
         model = ChatModel(
             openai_client(api_key="bench", base_url=stub.base_url, timeout_seconds=20, max_retries=0)
         )
         subjects: dict[str, Callable[[str], Timing]] = {
-            "screened": lambda req_id: one(service(model, screens), req_id),
-            "pass-through": lambda req_id: one(service(model, PassThroughScreen), req_id),
+            "incremental": lambda req_id: one(service(model, StreamScreen, INCREMENTAL_POLICY), req_id),
+            "default_policy": lambda req_id: one(service(model, StreamScreen, DEFAULT_POLICY), req_id),
+            "pass_through": lambda req_id: one(service(model, PassThroughScreen, DEFAULT_POLICY), req_id),
         }
         for label, run in subjects.items():  # warm-up: imports, parsers, connections
             run(f"warm-{label}")
@@ -173,33 +171,46 @@ def main() -> int:
         for round_number in range(arguments.runs):
             for label, run in subjects.items():
                 timings[label].append(run(f"{label}-{round_number}"))
-    screened, passthrough = timings["screened"], timings["pass-through"]
-    assert screened[0].text == passthrough[0].text, "both release the same text for this clean answer"
+    texts = {timing[0].text for timing in timings.values()}
+    assert len(texts) == 1, "every subject releases the same text for this clean answer"
 
-    def median(values: list[Timing], attribute: str) -> float:
-        return float(statistics.median(getattr(timing, attribute) for timing in values))
+    def median(label: str, attribute: str) -> float:
+        return float(statistics.median(getattr(timing, attribute) for timing in timings[label]))
 
-    report = {
-        "screen": name,
+    baseline_first, baseline_total = (
+        median("pass_through", "first_byte_ms"),
+        median("pass_through", "total_ms"),
+    )
+    report: dict[str, Any] = {
         "runs": arguments.runs,
         "chunk_delay_ms": arguments.chunk_delay_ms,
-        "answer_chars": len(screened[0].text),
-        "events": {"screened": screened[0].events, "pass_through": passthrough[0].events},
-        "first_byte_ms": {
-            "screened": median(screened, "first_byte_ms"),
-            "pass_through": median(passthrough, "first_byte_ms"),
-        },
-        "total_ms": {
-            "screened": median(screened, "total_ms"),
-            "pass_through": median(passthrough, "total_ms"),
-        },
+        "answer_chars": len(texts.pop()),
+        "hold_back_chars": stream_hold_back(DEFAULT_POLICY, None),
     }
-    report["first_byte_ratio"] = report["first_byte_ms"]["screened"] / report["first_byte_ms"]["pass_through"]
-    report["total_ratio"] = report["total_ms"]["screened"] / report["total_ms"]["pass_through"]
-    report["hold_back_overhead"] = report["total_ratio"] - 1
+    for label in subjects:
+        report[label] = {
+            "events": timings[label][0].events,
+            "first_byte_ms": median(label, "first_byte_ms"),
+            "total_ms": median(label, "total_ms"),
+        }
+    for label in ("incremental", "default_policy"):
+        first_ratio = report[label]["first_byte_ms"] / baseline_first
+        total_ratio = report[label]["total_ms"] / baseline_total
+        report[label] |= {
+            "first_byte_ratio": first_ratio,
+            # Where in the model's answer the first byte left: the ratio above divides by one chunk.
+            "first_byte_share_of_answer": report[label]["first_byte_ms"] / baseline_total,
+            "total_ratio": total_ratio,
+            "hold_back_overhead": total_ratio - 1,
+        }
     print(json.dumps(report, indent=2, default=lambda value: round(value, 3)))
-    for key in ("first_byte_ratio", "total_ratio", "hold_back_overhead"):
-        print(f"{key}: {report[key]:.2f}")
+    for label in ("incremental", "default_policy"):
+        figures = report[label]
+        print(
+            f"{label}: first byte {figures['first_byte_ratio']:.2f}x pass-through "
+            f"({figures['first_byte_share_of_answer']:.0%} into the answer), "
+            f"total {figures['total_ratio']:.2f}x, hold-back overhead {figures['hold_back_overhead']:+.1%}"
+        )
     return 0
 
 
