@@ -1,24 +1,33 @@
 """Streamed answers over HTTP on the local stack: emulator (streaming integration), the streaming
 function's HTTP app (as behind the Lambda Web Adapter), the stub model streaming in split chunks.
 
-Events are opened here with secure_ai_protocol.stream (the SDK's `stream=True` is the client's
-branch); a test opens each event as it arrives and checks order and finality as a client must.
+The first tests open events with secure_ai_protocol.stream as they arrive, checking order and
+finality as a client must; the rest use the Python SDK (`stream=True`, sync and async): the same
+answer as the buffered route, text leaving before a block on an incremental policy (local-docs) and
+nothing on the default one, and a stream altered on its way (a flipped byte, an event dropped,
+swapped, repeated, cut or added after the final) refused with the protocol's reason. The TypeScript
+client's streams run against the same stack in tests/browser.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from secure_ai_client.client import AsyncSecureAIClient, SecureAIClient
+from secure_ai_client.errors import StreamBroken
 from secure_ai_client.httpx_auth import SignatureAuth, new_nonce
-from secure_ai_local.stack import LocalStack, LocalStackInfo
+from secure_ai_client.streams import ChatStream
+from secure_ai_local.stack import EXAMPLE_STATE_FILE_NAME, LocalStack, LocalStackInfo
 from secure_ai_local.stub_model import chat_answer
 from secure_ai_protocol.envelope.requests import seal_request_server
 from secure_ai_protocol.envelope.responses import open_response
@@ -254,3 +263,136 @@ def test_a_client_supplied_request_context_header_is_replaced_by_the_gateway_s(s
     assert streamed.status == 200
     assert streamed.final["verdict"]["decision"] == "allow"
     assert "Hello" in streamed.text
+
+
+# --- the Python SDK over HTTP -------------------------------------------------------------------------
+
+LONG_PROMPT = "Tell me about streaming. " * 100  # the stub echoes it: about 2,600 characters
+
+
+def streamed_with_sdk(state: Path, prompt: str) -> tuple[list[str], ChatStream]:
+    """The SDK's stream of `prompt`'s answer, read to its end: the deltas, and the stream."""
+    with SecureAIClient.from_local_state(state) as client:
+        stream = client.chat_completions(
+            model="default", messages=[{"role": "user", "content": prompt}], stream=True
+        )
+        with stream:
+            return list(stream), stream
+
+
+def test_the_python_sdk_streams_the_buffered_answer_in_several_deltas(state_path: Path) -> None:
+    with SecureAIClient.from_local_state(state_path) as client:
+        buffered = client.chat_completions(
+            model="default", messages=[{"role": "user", "content": LONG_PROMPT}]
+        )
+    deltas, stream = streamed_with_sdk(state_path, LONG_PROMPT)
+    assert len(deltas) >= 3
+    assert stream.finished
+    assert stream.verdict.decision == buffered.verdict.decision == "allow"
+    assert stream.text == "".join(deltas) == buffered.text
+    assert stream.usage is not None
+    assert stream.usage.total_tokens > 0
+
+
+def test_the_async_python_sdk_streams_the_same_answer(state_path: Path) -> None:
+    async def scenario() -> tuple[list[str], str, str | None]:
+        async with AsyncSecureAIClient.from_local_state(state_path) as client:
+            stream = await client.chat_completions(
+                model="default", messages=[{"role": "user", "content": LONG_PROMPT}], stream=True
+            )
+            async with stream:
+                deltas = [delta async for delta in stream]
+            return deltas, stream.verdict.decision, stream.text
+
+    deltas, decision, text = asyncio.run(scenario())
+    assert len(deltas) >= 3
+    assert decision == "allow"
+    assert text == "".join(deltas) == chat_answer([{"role": "user", "content": LONG_PROMPT}])
+
+
+def test_on_an_incremental_policy_text_leaves_before_a_block_at_the_end_and_none_of_the_secret(
+    state_path: Path,
+) -> None:
+    # local-docs is on docs-links, whose streams moderate sentence by sentence: the stub's echo leaves
+    # as it is written, then the fake key at the end of the answer blocks the stream.
+    prompt = "Tell me about streaming. " * 40 + "[demo:block]"
+    deltas, stream = streamed_with_sdk(state_path.with_name(EXAMPLE_STATE_FILE_NAME), prompt)
+    answer = chat_answer([{"role": "user", "content": prompt}])
+    assert stream.blocked
+    assert stream.text is None
+    assert stream.finish_reason == "content_filter"
+    assert len(deltas) >= 2, "released in several pieces before the block"
+    assert len(stream.released_text) > 1000
+    assert answer.startswith(stream.released_text)
+    assert FAKE_ACCESS_KEY_ID not in stream.released_text
+    assert "aws_access_key" in {finding.type for finding in stream.verdict.findings}
+
+
+def test_on_the_default_policy_a_stream_buffers_for_moderation_and_a_block_releases_nothing(
+    state_path: Path,
+) -> None:
+    prompt = "Tell me about streaming. " * 40 + "[demo:block]"
+    deltas, stream = streamed_with_sdk(state_path, prompt)
+    assert stream.blocked
+    assert deltas == []
+    assert stream.released_text == ""
+
+
+# --- what the client detects: a stream altered on its way, over HTTP ----------------------------------
+
+
+def _events(body: bytes) -> list[bytes]:
+    return [event + b"\n\n" for event in body.split(b"\n\n") if event]
+
+
+def _flip(event: bytes) -> bytes:
+    head, _, data = event.rstrip(b"\n").rpartition(b"data: ")
+    middle = len(data) // 2
+    flipped = b"A" if data[middle : middle + 1] != b"A" else b"B"
+    return head + b"data: " + data[:middle] + flipped + data[middle + 1 :] + b"\n\n"
+
+
+ALTERATIONS: dict[str, tuple[Callable[[list[bytes]], list[bytes]], str]] = {
+    "tampered": (lambda events: [events[0], _flip(events[1]), *events[2:]], "stream_tampered"),
+    "dropped": (lambda events: [events[0], *events[2:]], "stream_order"),
+    "reordered": (lambda events: [events[1], events[0], *events[2:]], "stream_order"),
+    "duplicated": (lambda events: [events[0], events[0], *events[1:]], "stream_order"),
+    "truncated": (lambda events: events[:-1], "stream_truncated"),
+    "after the final": (lambda events: [*events, events[0]], "stream_after_final"),
+}
+
+
+class AlteringTransport(httpx.HTTPTransport):
+    """The real HTTP transport, with a streamed answer's events altered before the client reads them
+    (what a man in the middle, a buggy proxy or a cut connection would do)."""
+
+    def __init__(self, alter: Callable[[list[bytes]], list[bytes]]) -> None:
+        super().__init__()
+        self._alter = alter
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if not response.headers.get("content-type", "").startswith(STREAM_CONTENT_TYPE):
+            return response
+        body = response.read()
+        response.close()
+        events = _events(body)
+        assert len(events) >= 3, "the alterations need two chunks and the final event"
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(self._alter(events))
+        )
+
+
+@pytest.mark.parametrize("alteration", ALTERATIONS)
+def test_the_python_sdk_refuses_a_stream_altered_on_its_way(state_path: Path, alteration: str) -> None:
+    alter, reason = ALTERATIONS[alteration]
+    with SecureAIClient.from_local_state(state_path, transport=AlteringTransport(alter)) as client:
+        stream = client.chat_completions(
+            model="default", messages=[{"role": "user", "content": LONG_PROMPT}], stream=True
+        )
+        with pytest.raises(StreamBroken) as refused:
+            list(stream)
+    assert refused.value.reason == reason
+    assert not stream.finished
+    # What was yielded before the refusal came from authentic events, in order: a prefix of the answer.
+    assert chat_answer([{"role": "user", "content": LONG_PROMPT}]).startswith(stream.released_text)
