@@ -62,7 +62,7 @@ def test_the_request_is_opened_for_the_streaming_route_and_forwarded_asking_for_
         f"The key is {AWS_ACCESS_KEY} and more text.",
     ],
 )
-def test_the_buffered_stream_screen_releases_exactly_what_the_buffered_path_releases(answer: str) -> None:
+def test_the_stream_screen_releases_exactly_what_the_buffered_path_releases(answer: str) -> None:
     prompt = f"I am {EMAIL}"
     buffered = Harness()
     buffered.model.answer = answer
