@@ -383,13 +383,17 @@ def _in_markup(written: Sequence[Span]) -> list[Judged]:
     ]
 
 
-def _changed_verdict(policy: Policy, length: int) -> Verdict:
-    finding = Finding(
+def _released_text_changed(length: int) -> Finding:
+    return Finding(
         type=RELEASED_TEXT_CHANGED, detector="stream", span=(0, length), confidence=1.0, action="block"
     )
+
+
+def _changed_verdict(policy: Policy, length: int) -> Verdict:
+    """A block in mid-stream: the text screened no longer begins with what was released."""
     return Verdict(
         decision="block",
-        findings=(finding,),
+        findings=(_released_text_changed(length),),
         findings_total=1,
         policy_id=policy.policy_id,
         policy_version=policy.version,
@@ -398,13 +402,10 @@ def _changed_verdict(policy: Policy, length: int) -> Verdict:
 
 def _changed(verdict: Verdict, length: int) -> Verdict:
     """The whole answer's verdict, blocked: its release does not begin with what was released."""
-    finding = Finding(
-        type=RELEASED_TEXT_CHANGED, detector="stream", span=(0, length), confidence=1.0, action="block"
-    )
     return verdict.model_copy(
         update={
             "decision": "block",
-            "findings": (*verdict.findings, finding)[:MAX_VERDICT_FINDINGS],
+            "findings": (*verdict.findings, _released_text_changed(length))[:MAX_VERDICT_FINDINGS],
             "findings_total": verdict.findings_total + 1,
             "content_digest": None,
             "redacted_text": None,
