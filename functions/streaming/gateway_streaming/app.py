@@ -46,12 +46,10 @@ from secure_ai_gateway.observability import (
     INTERNAL_ERROR,
     REQUEST_REFUSED,
     USAGE_SETTLEMENT_FAILED,
-    USER_REQUESTS,
-    USER_TOKENS,
     count,
-    count_for_user,
     count_refusal,
     count_screen,
+    count_user_call,
     service_logger,
     service_metrics,
 )
@@ -260,11 +258,7 @@ class StreamingRequestHandler(BaseHTTPRequestHandler):
                 failed_open=outcome.failed_open,
             )
         count(metrics, COMPLETION_TOKENS, outcome.total_tokens)
-        if call.is_device:
-            count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
-            count_for_user(
-                metrics, USER_TOKENS, app_id=call.app_id, user_ref=call.user_ref, value=outcome.total_tokens
-            )
+        count_user_call(metrics, call, tokens=outcome.total_tokens)
         logger.info(
             "stream answered",
             extra={

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Final, get_args
+from typing import TYPE_CHECKING, Final, Protocol, get_args
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -164,6 +164,28 @@ def count_for_user(metrics: Metrics, name: str, *, app_id: str, user_ref: str, v
         default_dimensions={"service": metrics.service or "", "app": app_id},
     ) as metric:
         metric.add_dimension(name="user", value=user_ref)
+
+
+class UserCall(Protocol):
+    """What per-user counting reads of a call (api/authorized_call.py's AuthorizedCall)."""
+
+    @property
+    def is_device(self) -> bool: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def user_ref(self) -> str: ...
+
+
+def count_user_call(metrics: Metrics, call: UserCall, *, tokens: int | None = None) -> None:
+    """A device's call, counted for its user: one request, and the model's `tokens` when it used
+    some. Per user under its keyed hash, never the OIDC `sub` (device_registry/user_refs.py); a
+    server client's call counts nothing here."""
+    if not call.is_device:
+        return
+    count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
+    if tokens is not None:
+        count_for_user(metrics, USER_TOKENS, app_id=call.app_id, user_ref=call.user_ref, value=tokens)
 
 
 def count_refusal(metrics: Metrics, name: str, reason: str) -> None:
