@@ -129,12 +129,15 @@ export class ChatStream implements AsyncIterable<string> {
   /** The next piece of body, or undefined at its end; each read within the client's timeout, all within the stream's. */
   private async read(): Promise<Uint8Array | undefined> {
     if (this.reader === null || this.closed) return undefined;
-    const remaining = Math.min(this.readTimeoutMs, this.deadline - performance.now());
+    const left = this.deadline - performance.now();
+    // Checked before each read too: a body that keeps arriving never waits on the timer.
+    if (left <= 0) throw new NetworkError("stream_timeout");
+    const remaining = Math.min(this.readTimeoutMs, left);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(new NetworkError("stream_timeout"));
-      }, Math.max(0, remaining));
+      }, remaining);
     });
     try {
       const { done, value } = await Promise.race([this.reader.read(), timedOut]);

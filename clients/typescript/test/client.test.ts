@@ -341,6 +341,11 @@ describe("SecureAIClient", () => {
     assert.equal(perRead.gateway.sent.cancelled, true);
     const whole = await streamed({ stream: { stall: true } }, { streamLimits: { timeoutMs: 30 } });
     await assert.rejects(drain(await whole.open()), (error: unknown) => error instanceof NetworkError && error.kind === "stream_timeout");
+    // A body that keeps coming (one byte per read, never waiting) is cut at the deadline all the same.
+    const slow = await streamed({ stream: { chunkBytes: 1 } }, { streamLimits: { timeoutMs: 1 } });
+    const stream = await slow.open();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await assert.rejects(drain(stream), (error: unknown) => error instanceof NetworkError && error.kind === "stream_timeout");
     assert.throws(() => new SecureAIClient({ baseUrl: BASE, streamLimits: { maxEvents: 0 } }), RangeError);
   });
 
