@@ -19,6 +19,7 @@ from secure_ai_protocol.stream import (
     CHUNK_EVENT,
     DIRECTION_LABEL,
     FINAL_EVENT,
+    KEEPALIVE_COMMENT,
     SALT_PREFIX,
     STREAM_CONTENT_TYPE,
     StreamEvent,
@@ -141,8 +142,9 @@ def sealed(req_id: str, plaintexts: list[bytes], *, resp_key: bytes = RESP_KEY) 
     return [sealer.seal(plaintext, final=index == last) for index, plaintext in enumerate(plaintexts)]
 
 
-def _wire(events: list[StreamEvent]) -> str:
-    return b"".join(event.encode() for event in events).decode("ascii")
+def _wire(events: list[StreamEvent], *, keep_alive: bool = False) -> str:
+    comment = KEEPALIVE_COMMENT.decode("ascii") if keep_alive else ""
+    return "".join(comment + event.encode().decode("ascii") for event in events)
 
 
 def _stream_section(name: str, req_id: str, plaintexts: list[bytes], deltas: list[str]) -> dict[str, Any]:
@@ -170,6 +172,9 @@ def _stream_section(name: str, req_id: str, plaintexts: list[bytes], deltas: lis
             for event, plaintext in zip(events, plaintexts, strict=True)
         ],
         "body": _wire(events),
+        # The same events, each after a keep-alive comment (the gateway sends one while it holds
+        # text back): a client skips comment lines and opens the same deltas.
+        "body_with_keep_alives": _wire(events, keep_alive=True),
         "expected_deltas": [delta for delta in deltas if delta],
         "expected_text": "".join(deltas),
     }

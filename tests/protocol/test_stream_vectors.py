@@ -97,6 +97,8 @@ def test_every_value_follows_from_the_inputs_by_the_stated_format(vector: dict[s
 @pytest.mark.parametrize("vector", STREAMS, ids=[vector["name"] for vector in STREAMS])
 def test_every_intact_stream_opens_to_its_deltas_and_verdict(vector: dict[str, Any]) -> None:
     assert read(vector["body"], vector["req_id"]) == (vector["expected_deltas"], None)
+    assert vector["body_with_keep_alives"].count(": keep-alive\n\n") == len(vector["events"])
+    assert read(vector["body_with_keep_alives"], vector["req_id"]) == (vector["expected_deltas"], None)
     assert "".join(vector["expected_deltas"]) == vector["expected_text"]
     final = StreamFinal.model_validate_json(vector["events"][-1]["plaintext"])
     assert final.req_id == vector["req_id"]

@@ -48,6 +48,7 @@ interface StreamVector {
   body: string;
   expected_deltas: string[];
   expected_text: string;
+  body_with_keep_alives: string;
 }
 
 interface RejectionVector {
@@ -166,6 +167,8 @@ describe("stream vectors", () => {
       };
       check(await whole(vector.body, { reqId: vector.req_id }));
       check(await byteByByte(vector.body, { reqId: vector.req_id }));
+      // The gateway's keep-alive comments, before every event, change nothing.
+      check(await byteByByte(vector.body_with_keep_alives, { reqId: vector.req_id }));
       const bytes = utf8(vector.body);
       for (const cuts of splits(bytes.length, 40, 0x5eed + vector.name.length)) {
         check(await read(cut(bytes, cuts), { reqId: vector.req_id }));

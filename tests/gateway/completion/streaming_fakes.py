@@ -108,6 +108,22 @@ class UndecidedScreen(PassThroughScreen):
         return StreamStep(released="late text", verdict=None)
 
 
+class HoldAllScreen(PassThroughScreen):
+    """Holds every delta back and releases the whole answer at the end (as a stream that buffers
+    for moderation does)."""
+
+    def __init__(self, policy: Policy, **kwargs: Any) -> None:
+        super().__init__(policy, **kwargs)
+        self._held: list[str] = []
+
+    def feed(self, delta: str) -> StreamStep:
+        self._held.append(delta)
+        return StreamStep(released="", verdict=None)
+
+    def finish(self) -> StreamStep:
+        return StreamStep(released="".join(self._held), verdict=super().finish().verdict)
+
+
 class ExplodingScreen(PassThroughScreen):
     """A screen with a bug: it raises on the second delta."""
 

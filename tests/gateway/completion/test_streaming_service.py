@@ -14,11 +14,13 @@ from secure_ai_protocol.errors import (
     UpstreamTimeout,
 )
 from secure_ai_protocol.routes import STREAM_ROUTE
+from secure_ai_protocol.stream import KEEPALIVE_COMMENT as KEEPALIVE
 from tests.gateway.completion.fakes import Harness, chat, hmac_digest, released
 from tests.gateway.completion.streaming_fakes import (
     BlockOnWordScreen,
     ExplodingScreen,
     FakeStreamingModel,
+    HoldAllScreen,
     PassThroughScreen,
     StreamingHarness,
     UndecidedScreen,
@@ -219,3 +221,47 @@ def test_an_answer_stream_is_iterated_once() -> None:
     b"".join(stream)
     with pytest.raises(RuntimeError):
         iter(stream)
+
+
+# --- keep-alive -------------------------------------------------------------------------------------
+
+
+class Ticking:
+    """A clock that moves `step` seconds each time it is read."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_stream_that_holds_everything_back_sends_keep_alive_comments_between_model_deltas() -> None:
+    deltas = [f"word{number} " for number in range(20)]
+    harness = StreamingHarness(model=FakeStreamingModel(deltas=deltas), screens=HoldAllScreen)
+    stream = harness.open(streamed("Hello"))
+    stream.clock = Ticking(step=3.0)  # about 6 s between deltas: a comment every other delta
+    body = b"".join(stream)
+    comments = body.count(KEEPALIVE)
+    assert 5 <= comments <= 20
+    assert body.startswith(KEEPALIVE)  # nothing else was sent before the answer ended
+    # The comments change nothing a client reads: the events open to the whole answer.
+    opened = open_events(body)
+    assert opened.text == "".join(deltas)
+    assert opened.final["verdict"]["decision"] == "allow"
+
+
+def test_a_stream_that_releases_as_it_goes_sends_no_keep_alive() -> None:
+    deltas = [f"word{number} " for number in range(20)]
+    harness = StreamingHarness(model=FakeStreamingModel(deltas=deltas), screens=PassThroughScreen)
+    stream = harness.open(streamed("Hello"))
+    stream.clock = Ticking(step=3.0)
+    assert KEEPALIVE not in b"".join(stream)
+
+
+def test_a_quick_model_gets_no_keep_alive() -> None:
+    harness = StreamingHarness(model=FakeStreamingModel(deltas=["a "] * 20), screens=HoldAllScreen)
+    stream = harness.open(streamed("Hello"))
+    stream.clock = Ticking(step=0.1)
+    assert KEEPALIVE not in b"".join(stream)

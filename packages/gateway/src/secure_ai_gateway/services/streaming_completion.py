@@ -22,6 +22,7 @@ Two phases, because HTTP commits the status before the body:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,7 +45,7 @@ from secure_ai_gateway.screening.verdict import keyed_digest
 from secure_ai_gateway.services.completion import AdmittedCall, CompletionSteps
 from secure_ai_protocol.errors import ProtocolError, UpstreamFailed
 from secure_ai_protocol.routes import STREAM_ROUTE
-from secure_ai_protocol.stream import StreamSealer
+from secure_ai_protocol.stream import KEEPALIVE_COMMENT, StreamSealer
 from secure_ai_protocol.wire.responses import TokenUsage
 from secure_ai_protocol.wire.stream import StreamDelta, StreamFinal
 from secure_ai_protocol.wire.verdict import Finding, Verdict
@@ -57,6 +58,10 @@ BLOCKED_FINISH_REASON: Final = "content_filter"
 # the protocol's per-event ciphertext bound (4 UTF-8 bytes or a 6-byte escape per character), and a
 # screen that releases much at once (the buffered one, on finish) still yields events of SSE size.
 RELEASE_PIECE_CHARS: Final = 1024
+# While the screen holds text back (all of it, when a policy buffers for moderation), the stream
+# sends an SSE comment once this long has passed without a byte, at the model's next delta: a
+# client's read timeout (the SDKs': 30 s) and API Gateway's idle timeout see the stream alive.
+KEEPALIVE_SECONDS: Final = 10.0
 
 
 @dataclass(slots=True)
@@ -114,8 +119,10 @@ class AnswerStream:
     screens: StreamScreens
     settle: Callable[[list[Reservation], int], None]
     reservations: list[Reservation]
+    clock: Callable[[], float] = time.monotonic
     outcome: StreamOutcome = field(default_factory=StreamOutcome)
     _started: bool = False
+    _last_sent: float = 0.0
 
     def __iter__(self) -> Iterator[bytes]:
         if self._started:
@@ -141,11 +148,15 @@ class AnswerStream:
                     digest_key=admitted.digest_key,
                 )
                 piece = self.first
+                self._last_sent = self.clock()
                 while isinstance(piece, ModelDelta):
                     step = screen.feed(piece.text)
                     for text in pieces_of(step.released):
                         released.append(text)
                         yield self._seal(sealer, StreamDelta(delta=text))
+                    if not step.released and self.clock() - self._last_sent >= KEEPALIVE_SECONDS:
+                        self._last_sent = self.clock()
+                        yield KEEPALIVE_COMMENT
                     if step.verdict is not None:
                         # Blocked mid-stream: nothing more is read from the model or released.
                         verdict = step.verdict
@@ -185,6 +196,7 @@ class AnswerStream:
 
     def _seal(self, sealer: StreamSealer, event: StreamDelta) -> bytes:
         self.outcome.events += 1
+        self._last_sent = self.clock()
         return sealer.seal(event.model_dump_json().encode()).encode()
 
     def _final(self, sealer: StreamSealer, verdict: Verdict, end: ModelStreamEnd | None, last: str) -> bytes:
