@@ -10,6 +10,8 @@ and of `requestContext.path`. See "What is emulated" in docs/local-stack.md.
 
 Behaviour reproduced from REST APIs (bodies are API Gateway's defaults unless the template's
 GatewayResponses customise that response type, or DEFAULT_4XX / DEFAULT_5XX):
+- first, the stage's web ACL rules that the path and headers decide (secure_ai_local.waf: the body
+  size rule → 413 with the functions' body);
 - unknown stage → 403 "Forbidden"; unknown resource or method → 403 "Missing Authentication Token";
 - body over 10 MB → 413 "Request Too Long", before anything is invoked;
 - a missing or empty identity source → 401 "Unauthorized" without invoking the authorizer; the
@@ -43,7 +45,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -70,6 +72,7 @@ from secure_ai_local.generated_responses import (
 )
 from secure_ai_local.lambda_runtime import WebFunctionLeases
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY, LoopbackServer
+from secure_ai_local.waf import WafBlock
 from secure_ai_local.web_adapter import LOOPBACK, WebAdapterError, WebLease
 
 if TYPE_CHECKING:
@@ -156,8 +159,10 @@ class ApiGatewayEmulator:
         account_id: str,
         integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
         payload_limit_bytes: int = PAYLOAD_LIMIT_BYTES,
+        waf: Sequence[WafBlock] = (),
     ) -> None:
         self.api = api
+        self._waf = tuple(waf)
         self._invoker = invoker
         self._region = region
         self._account_id = account_id
@@ -204,6 +209,11 @@ class ApiGatewayEmulator:
         )
 
     def _handle(self, request: _Request, environ: WSGIEnvironment) -> Response:
+        # The stage's web ACL answers first, from the path and headers (secure_ai_local.waf).
+        blocked = next((rule for rule in self._waf if rule.matches(request.path, request.headers)), None)
+        if blocked is not None:
+            logger.info("WAF rule %s blocked %s %s", blocked.name, request.method, request.path)
+            return Response(blocked.body, status=blocked.status, content_type=blocked.content_type)
         if not request.resource_path:
             return self._gateway_error(UNKNOWN_STAGE, request)
         if (
