@@ -136,5 +136,33 @@ def test_negative_usage_is_a_malformed_answer() -> None:
 def test_only_the_first_choice_is_streamed() -> None:
     other = chunk("other")
     other["choices"] = [{"index": 1, "delta": {"content": "other"}, "finish_reason": None}]
-    pieces = list(model_answering(streaming(sse(chunk("first"), other, "[DONE]"))).stream(REQUEST))
+    body = sse(chunk("first"), other, chunk(None, finish="stop"), "[DONE]")
+    pieces = list(model_answering(streaming(body)).stream(REQUEST))
     assert [p.text for p in pieces if isinstance(p, ModelDelta)] == ["first"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "chatcmpl-x", "choices": [{"message": ',  # a truncated JSON body, not a stream at all
+        b"",  # a 200 with no events
+        sse(chunk("Hel"), chunk("lo")),  # deltas, then the body ends: no finish reason, no [DONE]
+        sse(chunk("Hel"), "[DONE]"),  # a [DONE] without the finish reason
+    ],
+    ids=["not-a-stream", "empty", "cut-after-deltas", "done-without-finish"],
+)
+def test_a_stream_that_ends_without_a_finish_reason_is_a_malformed_answer_not_an_end(body: bytes) -> None:
+    # A stream cut short (or a body with no events) must not read as a complete, possibly empty, answer.
+    with pytest.raises(UpstreamFailed) as raised:
+        list(model_answering(streaming(body)).stream(REQUEST))
+    assert raised.value.reason == "model_malformed_answer"
+
+
+def test_a_read_timing_out_before_the_first_delta_is_a_gateway_timeout_as_for_a_buffered_answer() -> None:
+    def body() -> Iterator[bytes]:
+        raise httpx2.ReadTimeout("stalled after the headers")
+        yield b""  # pragma: no cover - a generator
+
+    with pytest.raises(UpstreamTimeout) as raised:
+        next(model_answering(streaming(body())).stream(REQUEST))
+    assert raised.value.reason == "model_timeout"

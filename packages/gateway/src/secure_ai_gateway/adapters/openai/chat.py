@@ -65,7 +65,8 @@ class ChatModel:
     def stream(self, request: ChatCompletionRequest) -> Iterator[ModelDelta | ModelStreamEnd]:
         """Send `request` with `stream: true`: the provider's refusal (status, connection, timeout)
         raises here as an Upstream* error; the iterator yields the first choice's text deltas, then
-        one `ModelStreamEnd` with the usage, and raises an Upstream* error if the stream breaks."""
+        one `ModelStreamEnd` with the usage, and raises an Upstream* error if the stream breaks or
+        ends without the first choice's finish reason."""
         arguments = request.model_dump(exclude_none=True, by_alias=True)
         arguments["stream"] = True
         arguments["stream_options"] = STREAM_OPTIONS
@@ -101,6 +102,10 @@ def _stream_pieces(chunks: openai.Stream[ChatCompletionChunk]) -> Iterator[Model
             raise UpstreamFailed("model_failed") from None
     finally:
         chunks.close()
+    if finish_reason is None:
+        # Every whole stream says why it stopped. Without it the stream was cut short, or the body
+        # was not a stream at all (one without events reads as empty): not an answer to allow.
+        raise UpstreamFailed("model_malformed_answer")
     prompt_tokens, completion_tokens = usage if usage is not None else (None, None)
     yield ModelStreamEnd(
         finish_reason=finish_reason, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
