@@ -133,7 +133,6 @@ def test_the_streaming_app_serves_exactly_its_template_route(stack_template: Sta
     import inspect
 
     from gateway_streaming import app
-
     from secure_ai_protocol.routes import STREAM_ROUTE
 
     declared = {(r.path, r.method) for r in api_routes(stack_template) if r.function == "StreamingFunction"}

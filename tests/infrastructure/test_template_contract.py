@@ -247,7 +247,6 @@ def test_deployers_can_set_the_documented_parameters(stack_template: StackTempla
 
 def test_the_streaming_route_streams_through_the_lambda_web_adapter(stack_template: StackTemplate) -> None:
     from gateway_streaming import app
-
     from secure_ai_protocol.routes import STREAM_ROUTE
 
     properties = stack_template.resources["StreamingFunction"]["Properties"]

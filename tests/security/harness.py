@@ -29,10 +29,10 @@ import boto3
 import pytest
 from aws_lambda_powertools.warnings import PowertoolsUserWarning
 from botocore.exceptions import BotoCoreError, ClientError
-from gateway_streaming import app as streaming_app
 
 from gateway_authorizer import app as authorizer_app
 from gateway_completion import app as completion_app
+from gateway_streaming import app as streaming_app
 from gateway_validator import app as validator_app
 from secure_ai_gateway.adapters.aws_clients import kms_client
 from secure_ai_gateway.adapters.client_store import ClientStore

@@ -24,8 +24,8 @@ from typing import Any, Final
 import httpx2
 import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-from gateway_streaming import app as streaming_app
 
+from gateway_streaming import app as streaming_app
 from secure_ai_gateway.services.streaming_completion import AnswerStream, StreamingCompletionService
 from secure_ai_protocol.stream import StreamSealer
 from secure_ai_protocol.wire.stream import StreamDelta

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from gateway_streaming import app
 
+from gateway_streaming import app
 from secure_ai_gateway.api.responses import UNAUTHORIZED_REFUSAL
 from secure_ai_gateway.services.completion import MAX_REQUEST_BODY_BYTES
 from secure_ai_protocol.routes import STREAM_ROUTE
