@@ -130,10 +130,17 @@ import-check: $(SAM) $(VENV)/.synced ## Build for this host's architecture; impo
 	$(SAM) build --template-file template.yaml --build-dir .aws-sam/build-host --parameter-overrides Architecture=$(HOST_ARCH)
 	$(BIN)/python tools/check_built_imports.py .aws-sam/build-host $(PYTHON313)
 
+# `make mutate` runs every target of tools/mutate-targets.toml, one after the other; `make mutate
+# TARGET=stream` one of them (MUTATE_ARGS: mutant names of that target, to rerun only those).
+MUTATE_TARGETS = $(if $(filter command line,$(origin TARGET)),$(TARGET),$(shell $(PYTHON313) -c \
+	'import tomllib; print(*tomllib.load(open("tools/mutate-targets.toml", "rb")))'))
+
 .PHONY: mutate
-mutate: $(VENV)/.synced $(MUTMUT) ## Mutation testing of the modules in [tool.mutmut] (slow; not part of make test)
-	rm -rf .mutmut/mutants
-	tools/mutate run $(MUTATE_ARGS)
+mutate: $(VENV)/.synced $(MUTMUT) ## Mutation testing of tools/mutate-targets.toml (TARGET=name for one; slow; not part of make test)
+	for target in $(MUTATE_TARGETS); do \
+	  rm -rf .mutmut/$$target/mutants; \
+	  MUTATE_TARGET=$$target tools/mutate run $(MUTATE_ARGS); \
+	done
 
 .PHONY: test
 test: install lock-check lint typecheck ts-check browsers pytest cfn-lint sam-validate scan build import-check ## Everything CI runs

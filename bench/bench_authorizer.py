@@ -54,6 +54,12 @@ HANDLERS = (
     Subject("completion: import", "import gateway_completion.app", "completion"),
     Subject("validator: import", "import gateway_validator.app", "validator"),
     Subject("devices: import", "import gateway_devices.app", "devices"),
+    Subject("streaming: import (the app, before /healthz)", "import gateway_streaming.app", "streaming"),
+    Subject(
+        "streaming: import + pipeline (1st request)",
+        "import gateway_streaming.app as app\napp.environment.get()",
+        "streaming",
+    ),
 )
 
 

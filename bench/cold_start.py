@@ -46,6 +46,7 @@ LAMBDA_ENVIRONMENT = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "POWERTOOLS_METRICS_NAMESPACE": "SecureAiGateway",
     "POWERTOOLS_LOG_LEVEL": "INFO",
+    "CORS_ALLOW_ORIGIN": "",
 }
 _MODEL_SETTINGS = {
     "MODEL_BASE_URL": "https://api.openai.com/v1",
@@ -53,23 +54,48 @@ _MODEL_SETTINGS = {
     "MODEL_TIMEOUT_SECONDS": "20",
     "MODEL_MAX_RETRIES": "1",
 }
-# What template.yaml sets per function.
+_COMPLETION_SETTINGS = {
+    "CLIENTS_TABLE": "clients",
+    "USAGE_TABLE": "usage",
+    "POLICIES_TABLE": "policies",
+    "REQUEST_KEY_ARN": KEY_ARN,
+    "RSA_KEY_ARN": RSA_KEY_ARN,
+    "DEFAULT_MODEL": DEFAULT_MODEL,
+    "VERDICT_DIGEST_KEY_SECRET_ARN": DIGEST_KEY_SECRET_ARN,
+    **_MODEL_SETTINGS,
+}
+# What template.yaml sets per function (tests/infrastructure/test_bench_environment.py keeps the
+# names in step with the template's), keyed by the template's function name without `Function`.
 FUNCTION_SETTINGS: dict[str, dict[str, str]] = {
     "authorizer": {
         "CLIENTS_TABLE": "clients",
+        "DEVICES_TABLE": "devices",
         "NONCES_TABLE": "nonces",
         "SECRETS_KEY_ARN": KEY_ARN,
         "SIGNATURE_TAG": TAG,
+        "KEY_CACHE_SECONDS": "60",
     },
-    "completion": {
+    "completion": _COMPLETION_SETTINGS,
+    # The Lambda Web Adapter's settings (AWS_LWA_*, the exec wrapper) concern the adapter, not the app.
+    "streaming": {
+        **_COMPLETION_SETTINGS,
+        "AWS_LWA_PORT": "8080",
+        "AWS_LWA_INVOKE_MODE": "response_stream",
+        "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
+        "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+    },
+    "devices": {
         "CLIENTS_TABLE": "clients",
-        "USAGE_TABLE": "usage",
-        "POLICIES_TABLE": "policies",
-        "REQUEST_KEY_ARN": KEY_ARN,
-        "RSA_KEY_ARN": RSA_KEY_ARN,
-        "DEFAULT_MODEL": DEFAULT_MODEL,
+        "DEVICES_TABLE": "devices",
+        "NONCES_TABLE": "nonces",
+        "SECRETS_KEY_ARN": KEY_ARN,
+        "SIGNATURE_TAG": TAG,
         "VERDICT_DIGEST_KEY_SECRET_ARN": DIGEST_KEY_SECRET_ARN,
-        **_MODEL_SETTINGS,
+        "DEVICE_KEY_LIFETIME_SECONDS": "86400",
+        "DEVICE_MAX_AGE_SECONDS": "2592000",
+        "COGNITO_ISSUER": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_Bench0001",
+        "OIDC_ISSUERS": "",
+        "JWKS_ALLOW_HTTP_LOOPBACK": "false",
     },
     "validator": {
         "VERDICTS_TABLE": "verdicts",

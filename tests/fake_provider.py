@@ -1,16 +1,25 @@
-"""A programmable OpenAI-compatible provider behind httpx2.MockTransport, and the fixture installing it."""
+"""A programmable OpenAI-compatible provider behind httpx2.MockTransport, and the fixture installing it.
+
+A request with `"stream": true` is answered as OpenAI streams: `chat.completion.chunk` events of
+`stream_piece_chars` characters each, one with the finish reason, one with the usage when
+`stream_options.include_usage` asks for it, then `data: [DONE]`.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import httpx2
 import openai
 import pytest
 
 from secure_ai_gateway.adapters.openai import access as openai_access
+
+STREAM_HEADERS: Final = {"content-type": "text/event-stream"}
+USAGE: Final = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 
 
 @dataclass
@@ -23,6 +32,7 @@ class FakeProvider:
     moderation_scores: dict[str, float] = field(default_factory=dict)
     retry_after: str | None = None
     timeout: bool = False
+    stream_piece_chars: int = 4
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
@@ -39,6 +49,9 @@ class FakeProvider:
             return httpx2.Response(
                 self.chat_status, headers=headers, json={"error": {"message": "UPSTREAM-DETAIL"}}
             )
+        if body.get("stream") is True:
+            events = [*self.delta_events(body), *self.end_events(body)]
+            return httpx2.Response(200, headers=STREAM_HEADERS, content=b"".join(events))
         return httpx2.Response(
             200,
             json={
@@ -53,9 +66,48 @@ class FakeProvider:
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                "usage": USAGE,
             },
         )
+
+    def pieces(self) -> list[str]:
+        """The answer cut as it is streamed."""
+        size = self.stream_piece_chars
+        return [self.answer[start : start + size] for start in range(0, len(self.answer), size)]
+
+    def delta_events(self, request: Mapping[str, Any]) -> list[bytes]:
+        """The SSE events carrying the answer's pieces, in order."""
+        return [sse(chunk(request, {"index": 0, "delta": {"content": piece}})) for piece in self.pieces()]
+
+    @staticmethod
+    def end_events(request: Mapping[str, Any]) -> list[bytes]:
+        """The finish reason, the usage if asked for, and the end of the stream."""
+        events = [sse(chunk(request, {"index": 0, "delta": {}, "finish_reason": "stop"}))]
+        if (request.get("stream_options") or {}).get("include_usage"):
+            events.append(sse({**chunk(request), "usage": USAGE}))
+        return [*events, b"data: [DONE]\n\n"]
+
+
+def chunk(request: Mapping[str, Any], *choices: dict[str, Any]) -> dict[str, Any]:
+    """One `chat.completion.chunk` of a streamed answer to `request`."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": request["model"],
+        "choices": list(choices),
+    }
+
+
+def sse(document: Mapping[str, Any] | str) -> bytes:
+    """One server-sent event whose data is `document` (JSON unless already text)."""
+    data = document if isinstance(document, str) else json.dumps(document)
+    return f"data: {data}\n\n".encode()
+
+
+def streamed(events: Iterator[bytes]) -> httpx2.Response:
+    """A 200 streamed answer whose body is read from `events` as the client reads it (lazily)."""
+    return httpx2.Response(200, headers=STREAM_HEADERS, content=events)
 
 
 def moderation_answer(scores: dict[str, float]) -> dict[str, Any]:

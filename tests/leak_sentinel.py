@@ -4,10 +4,11 @@ Active for the whole suite (registered in tests/conftest.py). Values are *plante
 registry: fixtures register what they create (client secrets from the `admin` fixture, the fake
 provider's prompts and answers), harnesses register what they send (resp_keys, prompts), and the
 sentinel itself registers what the gateway decrypts or parses (every resp_key, every decrypted
-prompt, every screened text) and, while moto is active, every Secrets Manager secret (the model
-API key). After the test body, the sentinel looks for each planted value, raw and JSON-escaped,
-as bytes-repr, hex, base64 and base64url (at every alignment, so a value inside a longer blob is
-found too), in everything an operator or a subscriber could read:
+prompt, every screened text, and for a streamed answer what its stream screen read and each piece
+it released) and, while moto is active, every Secrets Manager secret (the model API key). After
+the test body, the sentinel looks for each planted value, raw and JSON-escaped, as bytes-repr, hex,
+base64 and base64url (at every alignment, so a value inside a longer blob is found too), in
+everything an operator or a subscriber could read:
 
 - captured stdout/stderr (the Powertools JSON log lines and EMF metrics), and output a test read
   itself through capsys/capfd;
@@ -368,7 +369,7 @@ def _spy_on_published_events(patch: pytest.MonkeyPatch, sentinel: Sentinel) -> N
 
 def _observe_gateway_plaintexts(patch: pytest.MonkeyPatch, registry: LeakRegistry) -> None:
     """Register what the gateway decrypts or parses: every suite is covered, whatever its harness."""
-    from secure_ai_gateway.services import completion, validator
+    from secure_ai_gateway.services import completion, streaming_completion, validator
     from secure_ai_protocol.wire import chat
 
     decode_resp_key = chat.decode_resp_key
@@ -393,10 +394,62 @@ def _observe_gateway_plaintexts(patch: pytest.MonkeyPatch, registry: LeakRegistr
         registry.observe("screened text", request.text)
         return validate(self, request, **kwargs)
 
+    # The streamed answer's request is opened by the same `completion.parse_plaintext` (its admission
+    # is `CompletionSteps.admit`, which looks the function up in that module); its answer goes
+    # through the stream screen the service was given, observed here on every stream it opens.
+    open_stream = streaming_completion.StreamingCompletionService.open
+
+    def observed_open(self: streaming_completion.StreamingCompletionService, call: Any) -> Any:
+        stream = open_stream(self, call)
+        stream.screens = _ObservedScreens(stream.screens, registry)
+        return stream
+
     patch.setattr(chat, "decode_resp_key", observed_resp_key)
     patch.setattr(validator, "decode_resp_key", observed_resp_key)
     patch.setattr(completion, "parse_plaintext", observed_plaintext)
     patch.setattr(validator.ValidationService, "validate", observed_validate)
+    patch.setattr(streaming_completion.StreamingCompletionService, "open", observed_open)
+
+
+class _ObservedScreens:
+    """A stream screen factory whose screens register what they read (the model's deltas, as one
+    text when the test ends) and each piece they release (a released piece is what one event of
+    the stream carries, so a single event's text in an output is found)."""
+
+    def __init__(self, screens: Callable[..., Any], registry: LeakRegistry) -> None:
+        self._screens = screens
+        self._registry = registry
+
+    def __call__(self, policy: Any, **kwargs: Any) -> _ObservedScreen:
+        return _ObservedScreen(self._screens(policy, **kwargs), self._registry)
+
+
+class _ObservedScreen:
+    def __init__(self, screen: Any, registry: LeakRegistry) -> None:
+        self._screen = screen
+        self._registry = registry
+        read: list[str] = []
+        released: list[str] = []
+        self._read = read
+        self._released = released
+        registry.watch("answer read by the stream screen", lambda: ["".join(read)])
+        registry.watch("released answer", lambda: ["".join(released)])
+
+    def feed(self, delta: str) -> Any:
+        self._read.append(delta)
+        return self._released_by(self._screen.feed(delta))
+
+    def finish(self) -> Any:
+        return self._released_by(self._screen.finish())
+
+    def _released_by(self, step: Any) -> Any:
+        from secure_ai_gateway.services.streaming_completion import pieces_of
+
+        self._released.append(step.released)
+        # What is released at once is sealed in pieces: each is one event's text.
+        for piece in [step.released, *pieces_of(step.released)]:
+            self._registry.observe("released answer", piece)
+        return step
 
 
 def _backends(module: str, name: str) -> Iterator[Any]:

@@ -7,10 +7,13 @@ distribution (docs/architecture.md).
 For every function in a built template: a fresh python3.13, isolated (-I) and without site-packages
 (-S), whose sys.path is the function's build folder then the built layer's `python/` folder (Lambda's
 /var/task then /opt/python). A handler that leans on something only the dev virtualenv has fails here.
+A function behind the Lambda Web Adapter has a start script as its handler (`run.sh`): the module it
+runs with `python3 -m` must import and have a callable `main`.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess  # nosec B404 - runs the interpreter we were given on our own build output
 import sys
 from pathlib import Path
@@ -49,6 +52,15 @@ def check_layer_contents(layer: Path) -> int:
     return failures
 
 
+def handler_target(task: Path, handler: str) -> tuple[str, str]:
+    """(module, callable) a function runs: its handler's, or for a start script, its module's `main`."""
+    if handler.endswith(".sh"):
+        started = re.search(r"exec python3 -m ([A-Za-z_][\w.]*)", (task / handler).read_text())
+        return (started[1], "main") if started else (handler, "main")
+    module, _, attribute = handler.rpartition(".")
+    return module, attribute
+
+
 def main(build_dir: str, python: str) -> int:
     """Check every function in `build_dir`/template.yaml; return a process exit code."""
     root = Path(build_dir)
@@ -63,8 +75,8 @@ def main(build_dir: str, python: str) -> int:
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        module, _, attribute = str(resource["Properties"]["Handler"]).rpartition(".")
         task = root / str(resource["Properties"]["CodeUri"])
+        module, attribute = handler_target(task, str(resource["Properties"]["Handler"]))
         probe = PROBE.format(task=str(task), layer=str(layer), module=module, attribute=attribute)
         result = subprocess.run(  # noqa: S603 # nosec B603 - fixed argv, our interpreter
             [python, "-I", "-S", "-c", probe], capture_output=True, text=True, check=False, env={}

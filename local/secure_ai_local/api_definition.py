@@ -25,6 +25,8 @@ class Route:
     method: str  # upper case, or "ANY"
     function: str
     authorizer: str | None
+    # ResponseTransferMode RESPONSE_STREAM: API Gateway streams the function's response (docs/streaming.md).
+    streaming: bool = False
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -174,8 +176,15 @@ def _routes(
                 name = None
             elif name is not None and name not in authorizers:
                 raise NotImplementedError(f"{spec['Path']}: authorizer {name} is not emulated")
+            mode = spec.get("ResponseTransferMode", "BUFFERED")
+            if mode not in ("BUFFERED", "RESPONSE_STREAM"):
+                raise NotImplementedError(f"{spec['Path']}: ResponseTransferMode {mode} is not emulated")
             yield Route(
-                resource=spec["Path"], method=str(spec["Method"]).upper(), function=function, authorizer=name
+                resource=spec["Path"],
+                method=str(spec["Method"]).upper(),
+                function=function,
+                authorizer=name,
+                streaming=mode == "RESPONSE_STREAM",
             )
 
 

@@ -10,6 +10,8 @@ and of `requestContext.path`. See "What is emulated" in docs/local-stack.md.
 
 Behaviour reproduced from REST APIs (bodies are API Gateway's defaults unless the template's
 GatewayResponses customise that response type, or DEFAULT_4XX / DEFAULT_5XX):
+- first, the stage's web ACL rules that the path and headers decide (secure_ai_local.waf: the body
+  size rule → 413 with the functions' body);
 - unknown stage → 403 "Forbidden"; unknown resource or method → 403 "Missing Authentication Token";
 - body over 10 MB → 413 "Request Too Long", before anything is invoked;
 - a missing or empty identity source → 401 "Unauthorized" without invoking the authorizer; the
@@ -18,6 +20,13 @@ GatewayResponses customise that response type, or DEFAULT_4XX / DEFAULT_5XX):
   malformed policy → 500 {"message": null}. The authorizer runs on every request (no cache);
 - the integration not answering within 29 s → 504 "Endpoint request timed out"; a function error or
   a malformed proxy response → 502 "Internal server error"; an event Lambda refuses (over 6 MB) → 500;
+- a route whose event sets `ResponseTransferMode: RESPONSE_STREAM` is a streaming integration: its
+  function runs behind the Lambda Web Adapter (secure_ai_local.web_adapter), so the request goes to
+  the function's HTTP app with the request context (authorizer included) in `x-amzn-request-context`,
+  as the adapter sends it, and the app's status and headers are sent to the client first, then its
+  body as it comes, over chunked transfer (the 29 s limit does not apply); no answer within the idle
+  timeout (5 minutes, regional endpoints) → 504, an app that cannot start → 502, and a stream idle
+  for 5 minutes or longer than 15 minutes is cut;
 - request bodies whose Content-Type matches a binary media type arrive base64-encoded
   (`isBase64Encoded: true`); a response with `isBase64Encoded: true` is decoded to bytes only when
   the request's first Accept type matches a binary media type (otherwise the base64 text is sent, as
@@ -30,12 +39,13 @@ import base64
 import binascii
 import fnmatch
 import hashlib
+import http.client
 import json
 import logging
 import secrets
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -60,7 +70,10 @@ from secure_ai_local.generated_responses import (
     UNKNOWN_STAGE,
     GeneratedResponse,
 )
+from secure_ai_local.lambda_runtime import WebFunctionLeases
 from secure_ai_local.loopback_server import RAW_HEADERS_KEY, LoopbackServer
+from secure_ai_local.waf import WafBlock
+from secure_ai_local.web_adapter import LOOPBACK, WebAdapterError, WebLease
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -72,6 +85,16 @@ logger = logging.getLogger("secure_ai_local.api")
 DEFAULT_PORT: Final = 3000
 PAYLOAD_LIMIT_BYTES: Final = 10 * 1024 * 1024
 INTEGRATION_TIMEOUT_SECONDS: Final = 29.0
+# Response streaming (REST APIs): a stream idle this long is closed (regional and private endpoints),
+# and no stream lasts longer than the maximum.
+STREAM_IDLE_TIMEOUT_SECONDS: Final = 300.0
+STREAM_MAX_SECONDS: Final = 900.0
+# What the Lambda Web Adapter writes on each request it forwards (the invocation's request context).
+REQUEST_CONTEXT_HEADER: Final = "x-amzn-request-context"
+# Hop-by-hop and framing headers of the app's answer: the emulator frames its own.
+_STREAM_HOP_HEADERS: Final = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "date", "server", "proxy-connection", "upgrade"}
+)
 _PROXY_RESPONSE_KEYS: Final = frozenset(
     {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
 )
@@ -136,8 +159,10 @@ class ApiGatewayEmulator:
         account_id: str,
         integration_timeout_seconds: float = INTEGRATION_TIMEOUT_SECONDS,
         payload_limit_bytes: int = PAYLOAD_LIMIT_BYTES,
+        waf: Sequence[WafBlock] = (),
     ) -> None:
         self.api = api
+        self._waf = tuple(waf)
         self._invoker = invoker
         self._region = region
         self._account_id = account_id
@@ -184,6 +209,11 @@ class ApiGatewayEmulator:
         )
 
     def _handle(self, request: _Request, environ: WSGIEnvironment) -> Response:
+        # The stage's web ACL answers first, from the path and headers (secure_ai_local.waf).
+        blocked = next((rule for rule in self._waf if rule.matches(request.path, request.headers)), None)
+        if blocked is not None:
+            logger.info("WAF rule %s blocked %s %s", blocked.name, request.method, request.path)
+            return Response(blocked.body, status=blocked.status, content_type=blocked.content_type)
         if not request.resource_path:
             return self._gateway_error(UNKNOWN_STAGE, request)
         if (
@@ -208,6 +238,8 @@ class ApiGatewayEmulator:
                 return self._gateway_error(outcome, request)
             authorizer_context = outcome
         event = self._proxy_event(route, request, path_parameters, body, authorizer_context)
+        if route.streaming:
+            return self._integrate_stream(route, request, event, body)
         return self._integrate(route, request, event)
 
     # -------------------------------------------------------------------------- routing
@@ -408,6 +440,73 @@ class ApiGatewayEmulator:
             )
             return self._gateway_error(INTEGRATION_ERROR, request)
 
+    def _integrate_stream(
+        self, route: Route, request: _Request, event: Mapping[str, Any], body: bytes
+    ) -> Response:
+        """Forward to the function's HTTP app as the Lambda Web Adapter does; stream its answer back."""
+        # Only a runtime that runs web-adapter functions (LambdaRuntime) can serve a streaming route.
+        leases = self._invoker if isinstance(self._invoker, WebFunctionLeases) else None
+        if leases is None:
+            logger.warning("%s: no runtime for a streaming integration", route.function)
+            return self._gateway_error(INTEGRATION_ERROR, request)
+        try:
+            lease = leases.lease_web(route.function)
+        except WebAdapterError as error:
+            logger.warning("%s could not start: %s", route.function, error)
+            return self._gateway_error(INTEGRATION_ERROR, request)
+        # Streaming lifts the 29 s limit: the wait for the first byte is bounded by the idle timeout.
+        connection = http.client.HTTPConnection(LOOPBACK, lease.port, timeout=STREAM_IDLE_TIMEOUT_SECONDS)
+        try:
+            connection.request(
+                request.method,
+                str(event["path"]),
+                body=body,
+                headers=self._adapter_headers(request, event, lease, len(body)),
+            )
+            answer = connection.getresponse()
+        except TimeoutError:
+            connection.close()
+            lease.release(reusable=False)
+            return self._gateway_error(INTEGRATION_TIMEOUT, request)
+        except OSError as error:
+            connection.close()
+            lease.release(reusable=False)
+            logger.warning("%s failed: %s", route.function, type(error).__name__)
+            return self._gateway_error(INTEGRATION_ERROR, request)
+        headers = Headers()
+        for name, value in answer.getheaders():
+            if name.lower() not in _STREAM_HOP_HEADERS and not (
+                name.lower() == "content-length" and answer.chunked
+            ):
+                headers.add(name, value)
+        if "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
+        return Response(
+            _relay(answer, connection, lease, route.function), status=answer.status, headers=headers
+        )
+
+    def _adapter_headers(
+        self, request: _Request, event: Mapping[str, Any], lease: WebLease, length: int
+    ) -> dict[str, str]:
+        """The request's headers as the adapter forwards them, its request context set (never the
+        client's: a header of that name from the client is replaced, as the adapter does)."""
+        headers: dict[str, str] = {}
+        for name, value in request.headers:
+            if name.lower() in (REQUEST_CONTEXT_HEADER, "content-length", "transfer-encoding", "connection"):
+                continue
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        headers["Content-Length"] = str(length)
+        headers[REQUEST_CONTEXT_HEADER] = json.dumps(event["requestContext"], separators=(",", ":"))
+        headers["x-amzn-lambda-context"] = json.dumps(
+            {
+                "request_id": event["requestContext"]["requestId"],
+                "deadline": int((time.time() + STREAM_MAX_SECONDS) * 1000),
+                "invoked_function_arn": lease.function_name,
+            },
+            separators=(",", ":"),
+        )
+        return headers
+
     def _proxy_response(self, payload: Any, request: _Request) -> Response:
         if not isinstance(payload, Mapping) or not set(payload) <= _PROXY_RESPONSE_KEYS:
             raise MalformedProxyResponse(
@@ -464,6 +563,31 @@ class ApiGatewayEmulator:
             .replace("$context.extendedRequestId", request.extended_request_id)
         )
         return Response(body, status=status, headers=headers)
+
+
+def _relay(
+    answer: http.client.HTTPResponse, connection: http.client.HTTPConnection, lease: WebLease, function: str
+) -> Iterator[bytes]:
+    """The app's body as it arrives: status and headers go first (the empty write), then each read;
+    the environment is released when the stream ends, is cut, or the client goes away."""
+    deadline = time.monotonic() + STREAM_MAX_SECONDS
+    complete = False
+    try:
+        yield b""
+        while time.monotonic() < deadline:
+            data = answer.read1(65536)
+            if not data:
+                complete = True
+                break
+            yield data
+        else:
+            logger.warning("%s: stream cut after %.0f s", function, STREAM_MAX_SECONDS)
+    except (TimeoutError, OSError, http.client.HTTPException) as error:
+        logger.warning("%s: stream ended early (%s)", function, type(error).__name__)
+    finally:
+        answer.close()
+        connection.close()
+        lease.release(reusable=complete)
 
 
 class MalformedProxyResponse(ValueError):

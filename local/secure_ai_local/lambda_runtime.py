@@ -8,6 +8,10 @@ variables Lambda itself sets and the ones that point boto3 at moto. It imports t
 throttle instead). Handlers never run in the emulator's process, so functions share no
 os.environ, no module state and no cached clients.
 
+A function behind the AWS Lambda Web Adapter (its exec wrapper `/opt/bootstrap`, its handler a start
+script) runs instead as its HTTP app, in environments leased with `lease_web`
+(secure_ai_local.web_adapter); the API Gateway emulator forwards its streaming route there.
+
 An invocation returns an `InvocationResult`: the handler's JSON result, or Lambda's error document
 (errorType, errorMessage) when it raised, timed out (the template's Timeout; the environment is
 then destroyed, as Lambda does), exited, or returned something JSON cannot encode.
@@ -27,10 +31,11 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from secure_ai_local.lambda_worker import EnvironmentSpec, serve_environment
 from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate, resolve
+from secure_ai_local.web_adapter import WebLease, WebPool, is_web_adapter_function
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -53,6 +58,15 @@ class FunctionInvoker(Protocol):
 
     def submit(self, logical_id: str, event: Any) -> Future[InvocationResult]:
         """Start an invocation; the future completes when the function does."""
+        ...
+
+
+@runtime_checkable
+class WebFunctionLeases(Protocol):
+    """What the emulator's streaming integration leases environments through (`LambdaRuntime`)."""
+
+    def lease_web(self, logical_id: str) -> WebLease:
+        """An execution environment of a web-adapter function, ready for one HTTP request."""
         ...
 
 
@@ -373,6 +387,17 @@ class LambdaRuntime:
             logical_id: _FunctionPool(function, aws_environment, context, max_environments)
             for logical_id, function in functions.items()
         }
+        # Functions behind the Lambda Web Adapter run as HTTP apps (secure_ai_local.web_adapter).
+        self._web_pools = {
+            logical_id: WebPool(
+                function,
+                execution_environment(function, aws_environment, f"web/[$LATEST]{secrets.token_hex(16)}"),
+                max_environments=max_environments,
+                init_timeout_seconds=init_timeout_seconds,
+            )
+            for logical_id, function in functions.items()
+            if is_web_adapter_function(function)
+        }
         self._init_timeout = init_timeout_seconds
         self._threads: set[threading.Thread] = set()
         self._threads_lock = threading.Lock()
@@ -412,6 +437,15 @@ class LambdaRuntime:
         """Invoke and wait for the result."""
         return self.submit(logical_id, event).result()
 
+    def lease_web(self, logical_id: str) -> WebLease:
+        """An environment of the web-adapter function `logical_id`, started and ready if need be;
+        `WebAdapterError` if it cannot start. The caller releases it when its response ends."""
+        return self._web_pools[logical_id].lease()
+
+    def is_web_function(self, logical_id: str) -> bool:
+        """Whether `logical_id` runs behind the Lambda Web Adapter."""
+        return logical_id in self._web_pools
+
     def environment_count(self, logical_id: str) -> int:
         """How many execution environments `logical_id` has now."""
         return self._pools[logical_id].size
@@ -420,6 +454,8 @@ class LambdaRuntime:
         """Destroy every environment and wait for in-flight invocation threads (idempotent)."""
         for pool in self._pools.values():
             pool.close()
+        for web_pool in self._web_pools.values():
+            web_pool.close()
         with self._threads_lock:
             threads = list(self._threads)
         for thread in threads:

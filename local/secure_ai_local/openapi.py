@@ -53,11 +53,14 @@ from secure_ai_protocol.routes import (
     DEVICE_RENEWAL_ROUTE,
     DEVICES_ROUTE,
     PUBLIC_KEY_ROUTE,
+    STREAM_ROUTE,
     VALIDATE_ROUTE,
 )
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE
 from secure_ai_protocol.wire.chat import RequestPlaintext
 from secure_ai_protocol.wire.devices import DeviceCredentials, EnrollmentRequest
 from secure_ai_protocol.wire.responses import ChatResponse, ErrorBody, PublicKeyDocument
+from secure_ai_protocol.wire.stream import StreamDelta, StreamFinal
 from secure_ai_protocol.wire.validation import ValidationRequest
 from secure_ai_protocol.wire.verdict import Verdict
 
@@ -165,6 +168,8 @@ SCHEMA_MODELS: Final[tuple[tuple[type[BaseModel], JsonSchemaMode], ...]] = (
     (EncryptedValidation, "validation"),
     (Verdict, "serialization"),
     (ChatResponse, "serialization"),
+    (StreamDelta, "serialization"),
+    (StreamFinal, "serialization"),
     (PublicKeyDocument, "serialization"),
     (EnrollmentRequest, "validation"),
     (DeviceCredentials, "serialization"),
@@ -340,6 +345,48 @@ def chat_completions() -> dict[str, Any]:
     }
 
 
+def chat_completions_stream() -> dict[str, Any]:
+    """`POST /v1/chat/completions/stream`."""
+    return {
+        "operationId": "streamChatCompletion",
+        "summary": "An encrypted, screened chat completion, streamed as server-sent events",
+        "description": (
+            "The body is a request envelope as for `createChatCompletion`, sealed for this route, whose "
+            "request sets `stream: true`. A refusal before the stream starts is an ordinary JSON error "
+            "with its status. Otherwise the answer is `text/event-stream`: one event per AES-256-GCM "
+            "chunk (`id: <seq>`, `event: chunk` or `final`, `data: <base64url ciphertext>`), keyed by "
+            "HKDF from the request's `resp_key` and its nonce. `chunk` events decrypt to `StreamDelta` "
+            "(released text only); the one `final` event decrypts to `StreamFinal` (the verdict, usage "
+            "and finish reason) and ends the stream, also when the answer was blocked mid-way. A client "
+            f"rejects a gap, a reordering, a duplicate, a missing final event or anything after it: "
+            f'{PROTOCOL_LINK}, "Streamed answers".'
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {ENVELOPE_CONTENT_TYPE: _envelope(RequestPlaintext, "It decrypts to")},
+        },
+        "responses": {
+            "200": {
+                "description": "The answer's events, each encrypted; the last one final",
+                "headers": NO_STORE,
+                "content": {
+                    STREAM_CONTENT_TYPE: {
+                        "schema": {
+                            "type": "string",
+                            "description": (
+                                "Server-sent events; `chunk` events decrypt to `StreamDelta`, the `final` "
+                                "event to `StreamFinal` (see `x-event-plaintext-schemas`)."
+                            ),
+                        },
+                        "x-event-plaintext-schemas": {"chunk": _ref(StreamDelta), "final": _ref(StreamFinal)},
+                    }
+                },
+            },
+            **_error_refs(SIGNED_ROUTE_ERRORS),
+        },
+    }
+
+
 def public_key() -> dict[str, Any]:
     """`GET /v1/keys/public`."""
     return {
@@ -444,6 +491,7 @@ def renew_device() -> dict[str, Any]:
 # (path, method) → the operation; a route in the template without one here fails the generation.
 OPERATIONS: Final[Mapping[tuple[str, str], Callable[[], dict[str, Any]]]] = {
     (CHAT_ROUTE, "POST"): chat_completions,
+    (STREAM_ROUTE, "POST"): chat_completions_stream,
     (PUBLIC_KEY_ROUTE, "GET"): public_key,
     (VALIDATE_ROUTE, "POST"): validate,
     (DEVICES_ROUTE, "POST"): enroll_device,

@@ -53,6 +53,7 @@ from secure_ai_local.moto_server import MotoServer
 from secure_ai_local.provision import LOCAL_ACCOUNT_ID, ProvisionedStack, provision_stack
 from secure_ai_local.stack_template import REPOSITORY_ROOT, TEMPLATE_PATH, StackTemplate
 from secure_ai_local.stub_model import StubModelServer
+from secure_ai_local.waf import waf_blocks
 from secure_ai_local.web_demo import DEFAULT_DEMO_PORT, WebDemoServer, demo_config
 from secure_ai_protocol.key_ids import format_key_id
 
@@ -462,6 +463,7 @@ class LocalStack:
             region=options.region,
             account_id=LOCAL_ACCOUNT_ID,
             integration_timeout_seconds=options.integration_timeout_seconds,
+            waf=waf_blocks(template, stack.references),
         )
         self._api = ApiGatewayServer(emulator, port=options.port).start()
         sqs = session.client("sqs", endpoint_url=endpoint_url)

@@ -7,6 +7,13 @@ official `openai` SDK:
 - `POST /v1/chat/completions`: echoes the last user message; `usage` counts ceil(len(text) / 4)
   tokens per text; `max_tokens` / `max_completion_tokens` truncate (finish_reason "length");
   `response_format` json_object / json_schema yield a JSON document (the schema's minimal instance).
+- `POST /v1/chat/completions` with `"stream": true`: the same answer as server-sent events, as OpenAI
+  streams it (`chat.completion.chunk` objects, then `data: [DONE]`; with `stream_options.include_usage`
+  a last chunk with empty `choices` and the usage). The answer is cut into pieces whose lengths cycle
+  through `STREAM_CHUNK_PATTERN` (3, 1, 4, 1, 5, 9, 2, 6 characters): deliberately not at word
+  boundaries, so every word of five letters or more, every URL, e-mail address and key is split across
+  chunks, at the same places every time. `[demo:split=N]` makes the first piece exactly N characters
+  (then the pattern resumes): a test moves a chunk boundary across a secret one position at a time.
 - `POST /v1/moderations`: `omni-moderation-latest` shape, scores from the keyword rules below.
 - `GET /v1/models` and `GET /v1/models/{id}`.
 
@@ -21,6 +28,8 @@ Trigger phrases, matched anywhere in the last user message (`TRIGGERS` holds the
 - `[demo:slow]`: the answer comes after 35 s (`slow_seconds`), past API Gateway's 29 s limit.
 - `[demo:error]`: HTTP 500 with an OpenAI error body.
 - `[demo:ratelimit]`: HTTP 429 with `Retry-After`.
+- `[demo:stream-error]`: streamed, the answer stops after three chunks with an error event (as OpenAI
+  reports a failure after the stream started); not streamed, it has no effect.
 
 Moderation keywords (case-insensitive; every other category scores ~0): "kill", "murder", "stab",
 "shoot" → violence; "gore", "dismember" → violence/graphic; "I will kill/hurt you" →
@@ -37,7 +46,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.wrappers import Request, Response
@@ -54,7 +63,12 @@ TRIGGERS: Final = (
     "[demo:slow]",
     "[demo:error]",
     "[demo:ratelimit]",
+    "[demo:stream-error]",
 )
+# Lengths of the pieces a streamed answer is cut into, in turn (the digits of pi): never word-aligned.
+STREAM_CHUNK_PATTERN: Final = (3, 1, 4, 1, 5, 9, 2, 6)
+STREAM_ERROR_AFTER_CHUNKS: Final = 3
+_SPLIT_TRIGGER: Final = re.compile(r"\[demo:split=(\d{1,5})\]")
 DEFAULT_SLOW_SECONDS: Final = 35.0
 DEFAULT_RETRY_AFTER_SECONDS: Final = 2
 MODERATION_MODEL: Final = "omni-moderation-latest"
@@ -135,6 +149,22 @@ def chat_answer(messages: list[Mapping[str, Any]]) -> str:
     return " ".join(parts)
 
 
+def stream_pieces(text: str, *, first: int | None = None) -> list[str]:
+    """`text` cut as the stub streams it: `first` characters, then lengths from STREAM_CHUNK_PATTERN."""
+    pieces: list[str] = []
+    start = 0
+    if first is not None and first > 0:
+        pieces.append(text[:first])
+        start = first
+    turn = 0
+    while start < len(text):
+        size = STREAM_CHUNK_PATTERN[turn % len(STREAM_CHUNK_PATTERN)]
+        pieces.append(text[start : start + size])
+        start += size
+        turn += 1
+    return [piece for piece in pieces if piece]
+
+
 def moderation_scores(text: str) -> dict[str, float]:
     """Category → score for `text` under the keyword rules (the highest matching rule wins)."""
     scores = dict.fromkeys(MODERATION_CATEGORIES, _BASELINE_SCORE)
@@ -175,8 +205,11 @@ class StubModel:
         slow_seconds: float = DEFAULT_SLOW_SECONDS,
         retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
         clock: Callable[[], float] = time.time,
+        chunk_delay_seconds: float = 0.0,
     ) -> None:
         self._slow_seconds = slow_seconds
+        # A pause before each streamed chunk, as a model's token cadence (the benchmark sets it).
+        self.chunk_delay_seconds = chunk_delay_seconds
         self._retry_after_seconds = retry_after_seconds
         self._clock = clock
         self._expected_api_key: str | None = None
@@ -234,8 +267,6 @@ class StubModel:
             return _error(400, "you must provide a model parameter", "invalid_request_error", param="model")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             return _error(400, "'messages' must be a non-empty array.", "invalid_request_error", "messages")
-        if body.get("stream"):
-            return _error(400, "The stub model does not stream.", "invalid_request_error", param="stream")
         last_user = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
         if "[demo:error]" in last_user:
             return _error(500, "The stub model failed on purpose ([demo:error]).", "server_error")
@@ -247,7 +278,44 @@ class StubModel:
             return response
         if "[demo:slow]" in last_user:
             self._stopping.wait(self._slow_seconds)
-        return _json(200, self._completion(body, messages, model))
+        completion = self._completion(body, messages, model)
+        if body.get("stream") is True:
+            return self._stream(body, completion, last_user)
+        return _json(200, completion)
+
+    def _stream(self, body: Mapping[str, Any], completion: dict[str, Any], last_user: str) -> Response:
+        """The completion as OpenAI streams it: one chunk per piece, the finish reason, the usage."""
+        choice = completion["choices"][0]
+        split = _SPLIT_TRIGGER.search(last_user)
+        pieces = stream_pieces(choice["message"]["content"], first=int(split[1]) if split else None)
+        options = body.get("stream_options")
+        include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        fails = "[demo:stream-error]" in last_user
+        base = {key: completion[key] for key in ("id", "created", "model", "system_fingerprint")}
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            document = {**base, "object": "chat.completion.chunk", "choices": choices, **extra}
+            return f"data: {json.dumps(document)}\n\n".encode()
+
+        def events() -> Iterator[bytes]:
+            yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+            for number, piece in enumerate(pieces):
+                if fails and number == STREAM_ERROR_AFTER_CHUNKS:
+                    error = {
+                        "message": "The stub model failed mid-stream ([demo:stream-error]).",
+                        "type": "server_error",
+                    }
+                    yield f"data: {json.dumps({'error': error})}\n\n".encode()
+                    return
+                if self.chunk_delay_seconds:
+                    self._stopping.wait(self.chunk_delay_seconds)
+                yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
+            yield chunk([{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}])
+            if include_usage:
+                yield chunk([], usage=completion["usage"])
+            yield b"data: [DONE]\n\n"
+
+        return Response(events(), status=200, content_type="text/event-stream")
 
     def _completion(self, body: Mapping[str, Any], messages: list[Any], model: str) -> dict[str, Any]:
         content = chat_answer(messages)
@@ -354,8 +422,13 @@ class StubModelServer:
         port: int = 0,
         slow_seconds: float = DEFAULT_SLOW_SECONDS,
         retry_after_seconds: int = DEFAULT_RETRY_AFTER_SECONDS,
+        chunk_delay_seconds: float = 0.0,
     ) -> None:
-        self.model = StubModel(slow_seconds=slow_seconds, retry_after_seconds=retry_after_seconds)
+        self.model = StubModel(
+            slow_seconds=slow_seconds,
+            retry_after_seconds=retry_after_seconds,
+            chunk_delay_seconds=chunk_delay_seconds,
+        )
         self._server = LoopbackServer(self.model, port=port, name="stub-model")
 
     def start(self) -> StubModelServer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from secure_ai_protocol.envelope.responses import seal_response
 from secure_ai_protocol.errors import ProtocolError, SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import CHAT_ROUTE, STREAM_ROUTE
 from secure_ai_protocol.signing.content_digest import body_matches_digest
 from secure_ai_protocol.signing.profile import (
     PROFILE_TAG,
@@ -30,6 +32,7 @@ from secure_ai_protocol.signing.profile import (
     parse_signature_headers,
     verify_signature,
 )
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE, StreamSealer
 
 STAGE = "/prod"
 BASE_URL = f"https://abc123.execute-api.us-east-1.amazonaws.com{STAGE}"
@@ -62,6 +65,41 @@ BLOCK_VERDICT: dict[str, Any] = ALLOW_VERDICT | {
 }
 
 
+# A streamed answer's events (each encoded, blank line included), the resp_key and the req_id → the
+# pieces of body to send, in order: a test's way to drop, reorder, cut or alter what goes out.
+StreamMangle = Callable[[list[bytes], bytes, str], list[bytes]]
+
+
+class Pieces(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body sent piece by piece (sync or async), recording whether it was closed."""
+
+    def __init__(self, pieces: list[bytes], *, fail_after: int | None = None) -> None:
+        self.pieces = pieces
+        self.fail_after = fail_after
+        self.sent = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            yield self._next(piece)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.pieces:
+            yield self._next(piece)
+
+    def _next(self, piece: bytes) -> bytes:
+        if self.sent == self.fail_after:
+            raise httpx.ReadError("connection reset")
+        self.sent += 1
+        return piece
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 @dataclass
 class Opened:
     """A request the fake gateway decrypted: the signature nonce, the route and the plaintext."""
@@ -84,6 +122,14 @@ class FakeGateway:
     seal_for_req_id: str | None = None
     seal_with_key: bytes | None = None
     payload_req_id: str | None = None
+    # Streamed answers (routes.STREAM_ROUTE): the chunks' deltas, then a final event with `verdict`.
+    stream_deltas: list[str] = field(default_factory=lambda: ["Hel", "lo from the ", "fake", " model."])
+    stream_final_delta: str = ""
+    stream_mangle: StreamMangle | None = None
+    stream_piece_bytes: int | None = None  # re-cut the body into pieces of this size
+    stream_content_type: str = STREAM_CONTENT_TYPE
+    stream_fail_after: int | None = None  # the connection drops after this many pieces
+    bodies: list[Pieces] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
     signatures: list[ParsedSignature] = field(default_factory=list)
     opened: list[Opened] = field(default_factory=list)
@@ -136,7 +182,9 @@ class FakeGateway:
         opened = self.envelopes.open(request.content, client_id=client_id, req_id=parsed.nonce, route=route)
         plaintext = json.loads(opened.plaintext)
         self.opened.append(Opened(parsed.nonce, route, plaintext))
-        if route == "/v1/chat/completions":
+        if route == STREAM_ROUTE:
+            return self._streamed_answer(parsed.nonce, plaintext)
+        if route == CHAT_ROUTE:
             payload = self._completion(parsed.nonce, plaintext["request"])
         else:
             payload = self._verdict_document(plaintext["request"])
@@ -146,6 +194,35 @@ class FakeGateway:
             req_id=self.seal_for_req_id or parsed.nonce,
         )
         return httpx.Response(200, content=sealed, headers={"Content-Type": ENVELOPE_CONTENT_TYPE})
+
+    def _streamed_answer(self, nonce: str, plaintext: dict[str, Any]) -> httpx.Response:
+        if plaintext["request"].get("stream") is not True:
+            return httpx.Response(400, json={"error": "bad_request", "message": "bad request"})
+        resp_key = self.seal_with_key or base64.b64decode(plaintext["resp_key"])
+        req_id = self.seal_for_req_id or nonce
+        pieces = stream_events(
+            resp_key,
+            req_id,
+            self.stream_deltas,
+            final_payload=self._stream_final(self.payload_req_id or nonce),
+        )
+        if self.stream_mangle is not None:
+            pieces = self.stream_mangle(pieces, resp_key, req_id)
+        if self.stream_piece_bytes is not None:
+            body, size = b"".join(pieces), self.stream_piece_bytes
+            pieces = [body[start : start + size] for start in range(0, len(body), size)]
+        stream = Pieces(pieces, fail_after=self.stream_fail_after)
+        self.bodies.append(stream)
+        return httpx.Response(200, headers={"Content-Type": self.stream_content_type}, stream=stream)
+
+    def _stream_final(self, req_id: str) -> dict[str, Any]:
+        return {
+            "delta": self.stream_final_delta,
+            "req_id": req_id,
+            "verdict": self.verdict,
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+            "finish_reason": "content_filter" if self.verdict["decision"] == "block" else "stop",
+        }
 
     def _completion(self, nonce: str, request: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -173,3 +250,13 @@ class FakeGateway:
 def json_response(status: int, body: dict[str, Any], **headers: str) -> httpx.Response:
     """A canned JSON answer, as the gateway's error handler or API Gateway would send it."""
     return httpx.Response(status, json=body, headers={"Content-Type": JSON_CONTENT_TYPE, **headers})
+
+
+def stream_events(
+    resp_key: bytes, req_id: str, deltas: list[str], *, final_payload: dict[str, Any]
+) -> list[bytes]:
+    """A streamed answer's events, encoded: one chunk per delta, then the final event."""
+    sealer = StreamSealer(resp_key, req_id)
+    events = [sealer.seal(json.dumps({"delta": delta}).encode()).encode() for delta in deltas]
+    events.append(sealer.seal(json.dumps(final_payload).encode(), final=True).encode())
+    return events

@@ -38,9 +38,9 @@ def test_async_sealing_and_opening_run_off_the_event_loop_thread(
     threads: dict[str, int] = {}
     seal, open_payload = exchange.sealed_call, exchange.opened_payload
 
-    def recording_seal(*args: Any) -> exchange.Call:
+    def recording_seal(*args: Any, **kwargs: Any) -> exchange.Call:
         threads["seal"] = threading.get_ident()
-        return seal(*args)
+        return seal(*args, **kwargs)
 
     def recording_open(*args: Any) -> dict[str, Any]:
         threads["open"] = threading.get_ident()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -172,3 +173,80 @@ def test_ask_refuses_an_unreadable_public_key_file(
 ) -> None:
     assert ask("--mobile", "--public-key-file", str(tmp_path / "absent.pem")) == 2
     assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_ask_stream_prints_each_delta_as_it_arrives_then_the_verdict(
+    ask: Callable[..., int],
+    keys: Keys,
+    gateway: FakeGateway,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Terminal(io.StringIO):
+        """Stdout, remembering what had been written at each flush."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.flushes: list[str] = []
+
+        def flush(self) -> None:
+            self.flushes.append(self.getvalue())
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+
+    assert ask("--kms-key-arn", keys.symmetric_arn, "--stream") == 0
+
+    assert terminal.flushes[:4] == [
+        "Hel",
+        "Hello from the ",
+        "Hello from the fake",
+        "Hello from the fake model.",
+    ]
+    assert terminal.getvalue() == "Hello from the fake model.\n"
+    assert capsys.readouterr().err == f"verdict: allow · request {gateway.signatures[0].nonce}\n"
+    assert gateway.opened[0].plaintext["request"]["stream"] is True
+
+
+def test_ask_stream_exits_1_when_the_rest_of_the_answer_is_blocked(
+    ask: Callable[..., int], keys: Keys, gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway.stream_deltas, gateway.verdict = ["Here it is: "], BLOCK_VERDICT
+
+    assert ask("--kms-key-arn", keys.symmetric_arn, "--stream") == 1
+
+    printed = capsys.readouterr()
+    assert printed.out == "Here it is: \n"
+    assert "verdict: block (aws_access_key)" in printed.err
+    assert "screening blocked the answer" in printed.err
+
+
+def test_ask_stream_says_when_a_broken_stream_left_an_incomplete_answer(
+    ask: Callable[..., int], keys: Keys, gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway.stream_mangle = lambda events, key, req_id: events[:-1]
+
+    assert ask("--kms-key-arn", keys.symmetric_arn, "--stream") == 1
+
+    printed = capsys.readouterr()
+    assert printed.out == "Hello from the fake model.\n"
+    assert "broke off and is incomplete" in printed.err
+    assert "stream_truncated" in printed.err
+    assert "verdict" not in printed.err
+
+
+def test_ask_stream_reports_a_refusal_before_the_stream(
+    ask: Callable[..., int], keys: Keys, gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway.canned = json_response(429, {"error": "too_many_requests"}, **{"Retry-After": "5"})
+
+    assert ask("--kms-key-arn", keys.symmetric_arn, "--stream") == 1
+    assert "429 too_many_requests; retry after 5 s" in capsys.readouterr().err
+
+
+def test_ask_stream_and_json_together_exit_2(
+    ask: Callable[..., int], keys: Keys, gateway: FakeGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert ask("--kms-key-arn", keys.symmetric_arn, "--stream", "--json") == 2
+    assert "--stream cannot be combined with --json" in capsys.readouterr().err
+    assert gateway.requests == []

@@ -67,3 +67,29 @@ def test_a_result_holds_no_key(make_client: MakeClient, gateway: FakeGateway) ->
 
     resp_key = base64.b64decode(gateway.opened[0].plaintext["resp_key"])
     assert _leaks(repr(result) + result.model_dump_json(), SECRET, resp_key) == []
+
+
+def test_a_stream_and_its_refusal_show_neither_key_nor_text(
+    make_client: MakeClient, gateway: FakeGateway
+) -> None:
+    stream = make_client().chat_completions(model="gpt-4o-mini", messages=HELLO, stream=True)
+    with stream:
+        list(stream)
+    gateway.stream_mangle = lambda events, key, req_id: events[:-1]
+    broken = make_client().chat_completions(model="gpt-4o-mini", messages=HELLO, stream=True)
+    with pytest.raises(ResponseRejected) as refused:
+        list(broken)
+
+    resp_keys = [base64.b64decode(opened.plaintext["resp_key"]) for opened in gateway.opened]
+    shown = " ".join(
+        [
+            repr(stream),
+            str(vars(stream)),
+            repr(broken),
+            str(vars(broken)),
+            str(refused.value),
+            repr(refused.value),
+        ]
+    )
+    assert _leaks(shown, SECRET, *resp_keys) == []
+    assert "from the" not in f"{refused.value} {refused.value!r}"  # a refusal never quotes the answer

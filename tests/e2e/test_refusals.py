@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from secure_ai_local.stack import LocalStackInfo
 from secure_ai_protocol.envelope.responses import open_response
 from tests.e2e.conftest import RawCall
 
@@ -97,3 +98,15 @@ def test_an_unsigned_request_is_refused(http: httpx.Client, signed_chat: Callabl
     )
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/chat/completions/stream"])
+def test_a_body_beyond_the_chat_cap_is_refused_in_front_of_the_gateway_as_the_stage_s_waf_does(
+    http: httpx.Client, info: LocalStackInfo, route: str
+) -> None:
+    # 7 MB: past Lambda's 6 MB event, under API Gateway's 10 MB. The deployed stage's WAF answers
+    # 413 with the functions' body before API Gateway's 500; the local stack reads the same rule.
+    headers = {"Content-Type": "application/octet-stream"}
+    response = http.post(f"{info.api_url}{route}", content=b"x" * 7_000_000, headers=headers)
+    assert response.status_code == 413
+    assert response.json() == {"error": "content_too_large", "message": "payload too large"}

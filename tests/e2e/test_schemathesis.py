@@ -46,6 +46,7 @@ from secure_ai_local.stack import LocalStack
 from secure_ai_protocol.envelope.requests import seal_request_server
 from secure_ai_protocol.envelope.responses import open_response
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE, StreamOpener, parse_events
 
 pytestmark = pytest.mark.e2e
 
@@ -216,9 +217,19 @@ def test_no_sealed_generated_plaintext_gets_a_server_error(warm_stack: LocalStac
     operation = SEALED.find_operation_by_id(operation_id)
     info, kms = warm_stack.info, warm_stack.client("kms")
     payload_schema = DOCUMENT["paths"][operation.path][operation.method]["responses"]["200"]["content"]
-    answer_validator = Draft202012Validator(
-        {**payload_schema[ENVELOPE_CONTENT_TYPE][PLAINTEXT_SCHEMA], "components": DOCUMENT["components"]}
-    )
+    components = DOCUMENT["components"]
+    streamed = STREAM_CONTENT_TYPE in payload_schema
+    if streamed:
+        # A streamed answer: each event's plaintext has its own schema (chunk, final).
+        event_schemas = payload_schema[STREAM_CONTENT_TYPE]["x-event-plaintext-schemas"]
+        event_validators = {
+            kind: Draft202012Validator({**schema_ref, "components": components})
+            for kind, schema_ref in event_schemas.items()
+        }
+    else:
+        answer_validator = Draft202012Validator(
+            {**payload_schema[ENVELOPE_CONTENT_TYPE][PLAINTEXT_SCHEMA], "components": components}
+        )
     sent: list[int] = []
 
     @settings(max_examples=MAX_SEALED_EXAMPLES, deadline=None, suppress_health_check=NO_HEALTH_CHECKS)
@@ -245,7 +256,10 @@ def test_no_sealed_generated_plaintext_gets_a_server_error(warm_stack: LocalStac
         response = httpx.post(
             f"{info.api_url}{operation.path}",
             content=body,
-            headers={"Content-Type": ENVELOPE_CONTENT_TYPE, "Accept": ENVELOPE_CONTENT_TYPE},
+            headers={
+                "Content-Type": ENVELOPE_CONTENT_TYPE,
+                "Accept": STREAM_CONTENT_TYPE if streamed else ENVELOPE_CONTENT_TYPE,
+            },
             auth=signature_auth(warm_stack, nonce),
             timeout=REQUEST_TIMEOUT_SECONDS,
         )
@@ -254,9 +268,16 @@ def test_no_sealed_generated_plaintext_gets_a_server_error(warm_stack: LocalStac
         case.validate_response(response, checks=CHECKS)
         if response.status_code == 200:
             resp_key = base64.b64decode(plaintext["resp_key"])
-            answer_validator.validate(
-                json.loads(open_response(response.content, resp_key=resp_key, req_id=nonce))
-            )
+            if streamed:
+                opener = StreamOpener(resp_key, nonce)
+                for event in parse_events(response.text.split("\n")):
+                    kind = "final" if event.final else "chunk"
+                    event_validators[kind].validate(json.loads(opener.open(event)))
+                opener.finish()
+            else:
+                answer_validator.validate(
+                    json.loads(open_response(response.content, resp_key=resp_key, req_id=nonce))
+                )
 
     send_sealed()
     assert sent, f"no sealed request was sent to {operation.label}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,10 +16,13 @@ from secure_ai_gateway.observability import (
     METRICS,
     SCREEN_DETECTOR_UNAVAILABLE,
     SCREEN_FAILED_OPEN,
+    USER_REQUESTS,
+    USER_TOKENS,
     VALIDATION_PREFIX,
     count,
     count_refusal,
     count_screen,
+    count_user_call,
 )
 
 
@@ -78,3 +83,44 @@ def test_every_decision_metric_the_helpers_can_publish_is_registered() -> None:
 def test_an_unregistered_metric_is_refused_before_it_is_published(metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="unregistered metric"):
         count(metrics, "CompletionMaybe")
+
+
+@dataclass(frozen=True)
+class Call:
+    device_id: str
+    app_id: str = "app-1"
+    user_ref: str = "u" * 43
+
+    @property
+    def is_device(self) -> bool:
+        return bool(self.device_id)
+
+
+def user_points(captured: str) -> list[dict[str, Any]]:
+    """The per-user EMF documents printed (single_metric prints each at once)."""
+    documents = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    return [document for document in documents if "user" in document]
+
+
+def test_a_device_s_call_is_counted_for_its_user_by_app_and_keyed_ref(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    count_user_call(metrics, Call(device_id="dev-1"), tokens=42)
+    points = user_points(capsys.readouterr().out)
+    assert [(point.get(USER_REQUESTS), point.get(USER_TOKENS)) for point in points] == [
+        ([1.0], None),
+        (None, [42.0]),
+    ]
+    for point in points:
+        (directive,) = point["_aws"]["CloudWatchMetrics"]
+        assert directive["Dimensions"] == [["service", "app", "user"]]
+        assert (point["service"], point["app"], point["user"]) == ("completion", "app-1", "u" * 43)
+
+
+def test_a_call_without_tokens_counts_one_request_and_a_server_client_s_call_nothing(
+    metrics: Metrics, capsys: pytest.CaptureFixture[str]
+) -> None:
+    count_user_call(metrics, Call(device_id="dev-1"))
+    assert [point.get(USER_REQUESTS) for point in user_points(capsys.readouterr().out)] == [[1.0]]
+    count_user_call(metrics, Call(device_id=""), tokens=42)
+    assert user_points(capsys.readouterr().out) == []

@@ -25,7 +25,13 @@ OBSERVABILITY = Path(observability.__file__).resolve()
 MODEL_ADAPTER = REPOSITORY_ROOT / "packages" / "gateway" / "src" / "secure_ai_gateway" / "adapters" / "openai"
 # access.py turns a failed read of the model key (adapters/secrets_provider.py) into its own reason.
 MODEL_CALL = (MODEL_ADAPTER / "chat.py", MODEL_ADAPTER / "access.py")
-FUNCTIONS = ("AuthorizerFunction", "CompletionFunction", "ValidatorFunction", "DevicesFunction")
+FUNCTIONS = (
+    "AuthorizerFunction",
+    "CompletionFunction",
+    "ValidatorFunction",
+    "DevicesFunction",
+    "StreamingFunction",
+)
 # What issue 12 asks to be paged about; each must exist, whatever else is added.
 REQUIRED_ALARMS = {
     "DeadLetterQueueAlarm",
@@ -89,7 +95,7 @@ def registry_value(node: ast.expr) -> str:
 def emitted_metric_names() -> set[str]:
     """Every name the functions can publish, read off the source: count(), count_refusal() and
     count_for_user() name one; count_screen() names its prefix's decisions and the two screen-health
-    counts."""
+    counts; count_user_call() the two per-user counts."""
     names: set[str] = set()
     for path, tree in source_trees():
         if path == OBSERVABILITY:
@@ -100,6 +106,8 @@ def emitted_metric_names() -> set[str]:
             prefix = registry_value(call.args[1])
             names |= {observability.decision_metric(prefix, decision) for decision in DECISIONS}
             names |= {observability.SCREEN_DETECTOR_UNAVAILABLE, observability.SCREEN_FAILED_OPEN}
+        if any(observability_calls(tree, {"count_user_call"})):
+            names |= {observability.USER_REQUESTS, observability.USER_TOKENS}
     return names
 
 

@@ -15,6 +15,7 @@ LOG_GROUPS = {
     "CompletionLogGroup": "CompletionFunction",
     "ValidatorLogGroup": "ValidatorFunction",
     "DevicesLogGroup": "DevicesFunction",
+    "StreamingLogGroup": "StreamingFunction",
 }
 LOG_GROUP_ARN_PREFIX = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
 

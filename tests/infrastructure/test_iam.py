@@ -120,6 +120,7 @@ def test_the_devices_function_seals_but_never_unseals_device_secrets(stack_templ
     ("logical_id", "keys"),
     [
         ("CompletionFunction", {"RequestKey", "RsaRequestKey", "SecretsKey"}),
+        ("StreamingFunction", {"RequestKey", "RsaRequestKey", "SecretsKey"}),
         ("ValidatorFunction", {"RequestKey", "RsaRequestKey", "SecretsKey", "QueueKey"}),
     ],
 )
@@ -137,7 +138,7 @@ def test_request_key_decrypt_is_conditioned_and_cannot_unseal_client_secrets(
     }
 
 
-def test_only_the_completion_and_validator_roles_may_decrypt_request_envelopes(
+def test_only_the_completion_streaming_and_validator_roles_may_decrypt_request_envelopes(
     stack_template: StackTemplate,
 ) -> None:
     for logical_id, _ in stack_template.resources_of_type("AWS::Serverless::Function"):
@@ -146,10 +147,12 @@ def test_only_the_completion_and_validator_roles_may_decrypt_request_envelopes(
                 statement.get("Condition", {}).get("StringEquals", {}).get("kms:EncryptionContext:purpose")
             )
             if purpose == "request" or statement["Resource"] == {"Fn::GetAtt": ["RsaRequestKey", "Arn"]}:
-                assert logical_id in {"CompletionFunction", "ValidatorFunction"}
+                assert logical_id in {"CompletionFunction", "StreamingFunction", "ValidatorFunction"}
 
 
-@pytest.mark.parametrize("logical_id", ["AuthorizerFunction", "CompletionFunction", "ValidatorFunction"])
+@pytest.mark.parametrize(
+    "logical_id", ["AuthorizerFunction", "CompletionFunction", "StreamingFunction", "ValidatorFunction"]
+)
 def test_every_function_resource_is_a_reference_to_this_stack(
     stack_template: StackTemplate, logical_id: str
 ) -> None:
@@ -163,7 +166,7 @@ def test_every_function_resource_is_a_reference_to_this_stack(
 
 
 def test_only_the_validator_touches_the_queue_bus_and_verdicts(stack_template: StackTemplate) -> None:
-    for logical_id in ("AuthorizerFunction", "CompletionFunction"):
+    for logical_id in ("AuthorizerFunction", "CompletionFunction", "StreamingFunction"):
         actions = {a for s in function_statements(stack_template, logical_id) for a in as_list(s["Action"])}
         assert not {a for a in actions if a.startswith(("sqs:", "events:"))}
     validator = function_statements(stack_template, "ValidatorFunction")
@@ -186,7 +189,7 @@ def test_every_kms_decrypt_a_function_is_granted_carries_a_condition(stack_templ
             assert statement.get("Condition"), f"{logical_id}: {statement['Sid']} decrypts unconditionally"
 
 
-@pytest.mark.parametrize("logical_id", ["CompletionFunction", "ValidatorFunction"])
+@pytest.mark.parametrize("logical_id", ["CompletionFunction", "StreamingFunction", "ValidatorFunction"])
 def test_function_secrets_decrypt_only_through_secrets_manager_and_only_for_those_secrets(
     stack_template: StackTemplate, logical_id: str
 ) -> None:
@@ -212,6 +215,7 @@ def test_function_secrets_decrypt_only_through_secrets_manager_and_only_for_thos
     [
         ("AuthorizerFunction", []),
         ("CompletionFunction", [{"Ref": "ModelApiKeySecret"}, {"Ref": "VerdictDigestKeySecret"}]),
+        ("StreamingFunction", [{"Ref": "ModelApiKeySecret"}, {"Ref": "VerdictDigestKeySecret"}]),
         ("ValidatorFunction", [{"Ref": "ModelApiKeySecret"}, {"Ref": "VerdictDigestKeySecret"}]),
     ],
 )
@@ -228,7 +232,7 @@ def test_only_the_validator_decrypts_queue_messages_and_only_through_sqs_for_its
     stack_template: StackTemplate,
 ) -> None:
     queue_key = {"Fn::GetAtt": ["QueueKey", "Arn"]}
-    for logical_id in ("AuthorizerFunction", "CompletionFunction"):
+    for logical_id in ("AuthorizerFunction", "CompletionFunction", "StreamingFunction"):
         resources = [s["Resource"] for s in function_statements(stack_template, logical_id)]
         assert queue_key not in resources
     (statement,) = [
@@ -273,6 +277,7 @@ def actions_on(stack_template: StackTemplate, logical_id: str, resource: Mapping
     [
         ("AuthorizerFunction", set()),
         ("CompletionFunction", {"dynamodb:GetItem"}),
+        ("StreamingFunction", {"dynamodb:GetItem"}),
         ("ValidatorFunction", {"dynamodb:GetItem"}),
     ],
 )
@@ -289,3 +294,17 @@ def test_nothing_in_the_stack_may_write_policies(stack_template: StackTemplate) 
         resources = as_list(statement.get("Resource", []))
         if {"Fn::GetAtt": ["PoliciesTable", "Arn"]} in resources:
             assert set(as_list(statement["Action"])) <= {"dynamodb:GetItem", "dynamodb:Query"}, owner
+
+
+def test_the_streaming_function_may_do_what_the_completion_function_does_but_serve_the_public_key(
+    stack_template: StackTemplate,
+) -> None:
+    # The same pipeline up to the model and the same budget; it serves no key (kms:GetPublicKey).
+    def sids(logical_id: str) -> dict[str, Mapping[str, Any]]:
+        return {str(s["Sid"]): s for s in function_statements(stack_template, logical_id)}
+
+    streaming, completion = sids("StreamingFunction"), sids("CompletionFunction")
+    assert set(completion) - set(streaming) == {"ServePublicKey"}
+    assert set(streaming) <= set(completion)
+    for sid, statement in streaming.items():
+        assert statement == completion[sid], sid

@@ -125,7 +125,19 @@ def test_each_function_app_registers_exactly_its_template_routes(
 
 def test_every_function_with_api_events_is_checked_against_its_app(stack_template: StackTemplate) -> None:
     with_routes = {route.function for route in api_routes(stack_template)}
-    assert with_routes == {"CompletionFunction", "ValidatorFunction", "DevicesFunction"}
+    assert with_routes == {"CompletionFunction", "ValidatorFunction", "DevicesFunction", "StreamingFunction"}
+
+
+def test_the_streaming_app_serves_exactly_its_template_route(stack_template: StackTemplate) -> None:
+    # Not a Powertools resolver: an HTTP app behind the Lambda Web Adapter, which routes on one path.
+    import inspect
+
+    from gateway_streaming import app
+    from secure_ai_protocol.routes import STREAM_ROUTE
+
+    declared = {(r.path, r.method) for r in api_routes(stack_template) if r.function == "StreamingFunction"}
+    assert declared == {(STREAM_ROUTE, "POST")}
+    assert "self.path != STREAM_ROUTE" in inspect.getsource(app.StreamingRequestHandler)
 
 
 def test_only_the_template_s_open_route_is_documented_without_signature(
@@ -174,6 +186,7 @@ def test_a_route_without_its_own_authorizer_is_signed_by_the_api_s_default(
     signed = {(route.path, route.method): route.signed for route in api_routes(stack_template)}
     assert signed == {
         ("/v1/chat/completions", "POST"): True,
+        ("/v1/chat/completions/stream", "POST"): True,
         ("/v1/keys/public", "GET"): False,
         ("/v1/validate", "POST"): True,
         ("/v1/devices", "POST"): False,

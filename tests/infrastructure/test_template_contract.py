@@ -16,14 +16,18 @@ from secure_ai_gateway.settings import (
     ValidatorSettings,
 )
 from secure_ai_local.provision import ProvisionedStack
-from secure_ai_local.stack_template import StackTemplate
+from secure_ai_local.stack_template import REPOSITORY_ROOT, StackTemplate
 
 SETTINGS_BY_FUNCTION: dict[str, type[FunctionSettings]] = {
     "AuthorizerFunction": AuthorizerSettings,
     "CompletionFunction": CompletionSettings,
     "ValidatorFunction": ValidatorSettings,
     "DevicesFunction": DevicesSettings,
+    # The streaming function reads the completion function's settings (the same pipeline).
+    "StreamingFunction": CompletionSettings,
 }
+# Functions behind the Lambda Web Adapter: their handler is the script that starts their HTTP app.
+WEB_ADAPTER_FUNCTIONS = {"StreamingFunction": "gateway_streaming.app"}
 # Open to the world: the public key, and enrollment (authenticated by the OIDC token, in the function).
 PUBLIC_ROUTES = {("/v1/keys/public", "GET"), ("/v1/devices", "POST")}
 TABLES_WITH_TTL = {"NoncesTable", "UsageTable", "VerdictsTable", "IdempotencyTable", "DevicesTable"}
@@ -100,7 +104,17 @@ def test_the_environment_the_template_resolves_to_validates(
     assert settings.model_dump()
 
 
-@pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
+LAMBDA_HANDLER_FUNCTIONS = sorted(set(SETTINGS_BY_FUNCTION) - set(WEB_ADAPTER_FUNCTIONS))
+
+
+def handler_module(stack_template: StackTemplate, logical_id: str) -> str:
+    """The module a function runs: its handler's, or the one its start script runs."""
+    if logical_id in WEB_ADAPTER_FUNCTIONS:
+        return WEB_ADAPTER_FUNCTIONS[logical_id]
+    return stack_template.function_handler(logical_id)[1].rpartition(".")[0]
+
+
+@pytest.mark.parametrize("logical_id", LAMBDA_HANDLER_FUNCTIONS)
 def test_every_handler_imports_and_is_callable(stack_template: StackTemplate, logical_id: str) -> None:
     _, handler = stack_template.function_handler(logical_id)
     module_name, _, attribute = handler.rpartition(".")
@@ -108,12 +122,26 @@ def test_every_handler_imports_and_is_callable(stack_template: StackTemplate, lo
     assert callable(getattr(module, attribute))
 
 
+@pytest.mark.parametrize("logical_id", sorted(WEB_ADAPTER_FUNCTIONS))
+def test_a_web_adapter_function_starts_its_app_from_an_executable_script_in_its_code_uri(
+    stack_template: StackTemplate, logical_id: str
+) -> None:
+    code_uri, handler = stack_template.function_handler(logical_id)
+    script = REPOSITORY_ROOT / code_uri / handler
+    assert script.is_file()
+    assert script.stat().st_mode & 0o111, f"{script} must be executable: LWA's bootstrap execs it"
+    text = script.read_text()
+    assert f"exec python3 -m {WEB_ADAPTER_FUNCTIONS[logical_id]}" in text
+    assert "/opt/python" in text, "the shared layer's packages are on the app's path"
+    assert callable(importlib.import_module(WEB_ADAPTER_FUNCTIONS[logical_id]).main)
+
+
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_BY_FUNCTION))
 def test_the_handler_package_is_the_one_in_its_code_uri(
     stack_template: StackTemplate, logical_id: str
 ) -> None:
-    code_uri, handler = stack_template.function_handler(logical_id)
-    package = handler.split(".")[0]
+    code_uri, _ = stack_template.function_handler(logical_id)
+    package = handler_module(stack_template, logical_id).split(".")[0]
     module = importlib.import_module(package)
     assert module.__file__ is not None
     assert f"/{code_uri}/{package}/" in module.__file__
@@ -215,3 +243,35 @@ def test_outputs_name_the_api_url_and_both_key_arns(stack_template: StackTemplat
 @pytest.mark.parametrize("name", ["Stage", "ModelBaseUrl", "DefaultModel", "Architecture"])
 def test_deployers_can_set_the_documented_parameters(stack_template: StackTemplate, name: str) -> None:
     assert name in stack_template.document["Parameters"]
+
+
+def test_the_streaming_route_streams_through_the_lambda_web_adapter(stack_template: StackTemplate) -> None:
+    from gateway_streaming import app
+    from secure_ai_protocol.routes import STREAM_ROUTE
+
+    properties = stack_template.resources["StreamingFunction"]["Properties"]
+    environment = stack_template.function_environment("StreamingFunction")
+    assert environment["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert environment["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    assert environment["AWS_LWA_READINESS_CHECK_PATH"] == app.READINESS_PATH
+    assert environment["AWS_LWA_PORT"] == str(app.DEFAULT_PORT)
+    # The adapter's layer for the function's architecture, at the version the parameter names.
+    ((condition, arm64, x86_64),) = [layer["Fn::If"] for layer in properties["Layers"]]
+    assert condition == "IsArm64"
+    assert arm64["Fn::Sub"].endswith(":753240598075:layer:LambdaAdapterLayerArm64:${WebAdapterLayerVersion}")
+    assert x86_64["Fn::Sub"].endswith(":753240598075:layer:LambdaAdapterLayerX86:${WebAdapterLayerVersion}")
+    assert stack_template.document["Parameters"]["WebAdapterLayerVersion"]["Default"] >= 26
+    # Past API Gateway's 29 s integration timeout, within its 15 minutes of streaming.
+    assert 29 < properties["Timeout"] <= 900
+    (event,) = properties["Events"].values()
+    assert event["Properties"]["Path"] == STREAM_ROUTE
+    assert event["Properties"]["ResponseTransferMode"] == "RESPONSE_STREAM"
+
+
+def test_only_the_streaming_route_streams(stack_template: StackTemplate) -> None:
+    streamed = {
+        (path, method)
+        for path, method, properties in api_events(stack_template)
+        if "ResponseTransferMode" in properties
+    }
+    assert streamed == {("/v1/chat/completions/stream", "POST")}

@@ -14,7 +14,14 @@ from secure_ai_gateway.services.completion import MAX_REQUEST_BODY_BYTES
 from secure_ai_gateway.services.validator import MAX_VALIDATE_BODY_BYTES
 from secure_ai_local.stack_template import StackTemplate
 from secure_ai_protocol.errors import Forbidden, PayloadTooLarge, QuotaExceeded
-from secure_ai_protocol.routes import CHAT_ROUTE
+from secure_ai_protocol.routes import (
+    CHAT_ROUTE,
+    DEVICE_RENEWAL_ROUTE,
+    DEVICES_ROUTE,
+    PUBLIC_KEY_ROUTE,
+    STREAM_ROUTE,
+    VALIDATE_ROUTE,
+)
 
 # A body over its route's cap is refused by the function anyway; WAF's margin above the cap only
 # keeps honest requests at the cap well clear of the rule.
@@ -49,7 +56,7 @@ def content_length_rules(template: StackTemplate) -> tuple[re.Pattern[str], str,
     scoped, stage_wide = rules(template)["BodyLargerThanRouteCap"]["Statement"]["OrStatement"]["Statements"]
     path_match, length_match = scoped["AndStatement"]["Statements"]
     assert path_match["ByteMatchStatement"]["FieldToMatch"] == {"UriPath": {}}
-    assert path_match["ByteMatchStatement"]["PositionalConstraint"] == "ENDS_WITH"
+    assert path_match["ByteMatchStatement"]["PositionalConstraint"] == "CONTAINS"
     for statement in (length_match, stage_wide):
         assert statement["RegexMatchStatement"]["FieldToMatch"] == {
             "SingleHeader": {"Name": "content-length"}
@@ -117,7 +124,17 @@ def test_the_size_rule_passes_every_body_up_to_the_routes_cap_and_blocks_just_ab
     for honest in (0, 1, 1024, route_cap):
         assert not pattern.match(str(honest))
     if scoped:
-        assert chat_path == CHAT_ROUTE
+        # Both chat routes, buffered and streamed (under any stage), and no other route.
+        every = (
+            CHAT_ROUTE,
+            STREAM_ROUTE,
+            VALIDATE_ROUTE,
+            PUBLIC_KEY_ROUTE,
+            DEVICES_ROUTE,
+            DEVICE_RENEWAL_ROUTE,
+        )
+        routed = {route for route in every if chat_path in f"/prod{route}"}
+        assert routed == {CHAT_ROUTE, STREAM_ROUTE}
 
 
 def test_the_size_and_rate_blocks_answer_with_the_functions_own_bodies(stack_template: StackTemplate) -> None:

@@ -21,7 +21,7 @@ from secure_ai_protocol.key_ids import format_key_id
 from tests.conftest import REGION, TEST_MODEL, Client
 from tests.fake_provider import FakeProvider
 from tests.leak_sentinel import LeakRegistry
-from tests.security.harness import Gateway, SecurityStack, cold_start
+from tests.security.harness import CLIENT_MAX_TOKENS, Gateway, SecurityStack, cold_start
 from tests.security.tally import FAULTS_INJECTED, FUZZ_CASES, FUZZ_OUTCOMES
 
 
@@ -40,7 +40,7 @@ def security_stack(stack_template: StackTemplate) -> Iterator[SecurityStack]:
             client_id="fuzz-app",
             scopes=("chat:complete", "output:validate"),
             allowed_models=(TEST_MODEL,),
-            max_tokens=256,
+            max_tokens=CLIENT_MAX_TOKENS,
             token_budget=10**12,
             request_budget=10**9,
         )
@@ -61,13 +61,15 @@ def gateway(
     cold_start()
     # Powertools keeps fetched secrets for minutes: each test reads the model key afresh.
     parameters.clear_caches()  # type: ignore[no-untyped-call]
-    yield Gateway(
+    gateway = Gateway(
         security_stack.stack,
         security_stack.client,
         leak_registry,
         monkeypatch,
         security_stack.rsa_public_key_pem,
     )
+    yield gateway
+    gateway.close()
     cold_start()
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 

@@ -11,7 +11,7 @@ Nothing sleeps: botocore's retries run inside the call this replaces.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -21,7 +21,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from secure_ai_local.provision import ProvisionedStack
-from tests.fake_provider import FakeProvider, moderation_answer
+from tests.fake_provider import FakeProvider, moderation_answer, sse, streamed
 from tests.security.tally import count_fault
 
 FaultKind = Literal["error", "throttling", "timeout", "malformed"]
@@ -243,6 +243,12 @@ class AwsFaults:
 
 MODEL: Final = "the model (chat completions)"
 MODERATION: Final = "the moderation API"
+MODEL_MID_STREAM: Final = "the model (mid-stream)"
+# How a streamed answer breaks once the provider's 200 is in: an error event (as OpenAI reports a
+# failure after the stream started), a read timing out, a chunk that is not JSON, the connection
+# reset, or the body ending cleanly without the finish reason or `[DONE]` (a truncated stream).
+MidStreamFault = Literal["error", "timeout", "malformed", "cut", "truncated"]
+MID_STREAM_FAULTS: Final[tuple[MidStreamFault, ...]] = ("error", "timeout", "malformed", "cut", "truncated")
 
 
 class ProviderFaults:
@@ -274,6 +280,36 @@ class ProviderFaults:
             return httpx2.Response(200, json={**moderation_answer({}), "results": []})
 
         provider.handle = handle  # type: ignore[method-assign]
+
+    def inject_mid_stream(self, fault: MidStreamFault, *, after: int) -> None:
+        """From now on, a streamed answer breaks `fault`'s way after its first `after` pieces."""
+        provider = self._provider
+        answer = FakeProvider.handle
+
+        def handle(request: httpx2.Request) -> httpx2.Response:
+            body = json.loads(request.content)
+            if not request.url.path.endswith("/chat/completions") or body.get("stream") is not True:
+                return answer(provider, request)
+            provider.chat_requests.append(body)
+            return streamed(self._breaking(body, fault, after))
+
+        provider.handle = handle  # type: ignore[method-assign]
+
+    def _breaking(self, request: Mapping[str, Any], fault: MidStreamFault, after: int) -> Iterator[bytes]:
+        pieces = self._provider.delta_events(request)
+        assert after < len(pieces), "the fault must strike before the answer is whole"
+        yield from pieces[:after]
+        self.delivered += 1
+        count_fault(MODEL_MID_STREAM, fault)
+        if fault == "error":
+            yield sse({"error": {"message": "UPSTREAM-DETAIL", "type": "server_error"}})
+        elif fault == "timeout":
+            raise httpx2.ReadTimeout("injected")
+        elif fault == "malformed":
+            yield b'data: {"id": "chatcmpl-x", "choices": [{"delta": \n\n'
+        elif fault == "cut":
+            raise httpx2.ReadError("injected")
+        # "truncated": the body just ends.
 
 
 def answer_json(response: Mapping[str, Any]) -> Any:

@@ -1,8 +1,11 @@
-"""The three real handlers on one moto stack, and builders for every kind of request they take.
+"""The real handlers on one moto stack, and builders for every kind of request they take.
 
 `Gateway` invokes the authorizer, completion and validator handlers as Lambda would (each in the
 environment template.yaml gives it), and builds signed calls the way a client and API Gateway would:
 the authorizer event, and the proxy event with the context the authorizer would have allowed it with.
+The streaming function is called as the Lambda Web Adapter calls it: its HTTP app
+(functions/streaming), served on 127.0.0.1, sent the signed request with the request context in
+`x-amzn-request-context`, its answer read off the socket.
 Everything secret a builder makes (resp_keys, prompts, screened texts) is planted in the leak sentinel.
 """
 
@@ -10,28 +13,38 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import http.client
 import json
 import secrets
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from typing import Any, Final, Literal
 
+import boto3
 import pytest
 from aws_lambda_powertools.warnings import PowertoolsUserWarning
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway_authorizer import app as authorizer_app
 from gateway_completion import app as completion_app
+from gateway_streaming import app as streaming_app
 from gateway_validator import app as validator_app
 from secure_ai_gateway.adapters.aws_clients import kms_client
+from secure_ai_gateway.adapters.client_store import ClientStore
+from secure_ai_gateway.adapters.policy_store import PolicyStore
+from secure_ai_gateway.client_registry.records import DEFAULT_POLICY_ID
+from secure_ai_gateway.policy_registry.admin import PolicyAdmin
 from secure_ai_local.provision import ProvisionedStack
 from secure_ai_protocol.envelope.requests import seal_request_mobile, seal_request_server
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
-from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
+from secure_ai_protocol.routes import CHAT_ROUTE, PUBLIC_KEY_ROUTE, STREAM_ROUTE, VALIDATE_ROUTE
 from secure_ai_protocol.signing.content_digest import compute_content_digest
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE, StreamOpener, parse_events
 from tests.conftest import TEST_MODEL, Client
 from tests.gateway_events import SignedCall, authorizer_event, proxy_event, sqs_batch, sqs_record
 from tests.kms_rsa_shim import install_rsa_decrypt
@@ -39,13 +52,18 @@ from tests.lambda_context import FakeLambdaContext
 from tests.leak_sentinel import LeakRegistry
 
 SCOPES: Final = "chat:complete output:validate"
+# The security client's completion limit (tests/security/conftest.py): every reservation holds it.
+CLIENT_MAX_TOKENS: Final = 256
 UNAUTHORIZED: Final = "Unauthorized"
 EnvelopeMode = Literal["server", "mobile"]
+# How long a streamed call may take before the test gives up on it (nothing here is slow).
+STREAM_WAIT_SECONDS: Final = 30.0
 
 FUNCTION_ENVIRONMENTS: Final = (
     authorizer_app.environment,
     completion_app.environment,
     validator_app.environment,
+    streaming_app.environment,
 )
 
 
@@ -112,6 +130,95 @@ class SignedProxyCall:
         binary = self.call.content_type == ENVELOPE_CONTENT_TYPE
         return proxy_event(self.call, self.context(client), binary=binary)
 
+    def request_context(self, client: Client) -> str:
+        """What the Lambda Web Adapter puts in `x-amzn-request-context` for this call (JSON)."""
+        return json.dumps(self.proxy_event(client)["requestContext"])
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """The streaming function's answer as read off the socket: status, headers, the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def is_stream(self) -> bool:
+        return self.status == 200 and self.headers.get("content-type") == STREAM_CONTENT_TYPE
+
+    def json(self) -> Any:
+        """A refusal's JSON body."""
+        assert self.headers.get("content-type") == "application/json", "a refusal is a JSON error"
+        return json.loads(self.body)
+
+    def events(self, call: SignedProxyCall) -> list[dict[str, Any]]:
+        """Every event, opened in order as `call`'s client opens them; the stream must be whole:
+        chunks, then exactly one final event, last (else this or the opener raises)."""
+        assert self.is_stream, f"not a stream: {self.status}"
+        assert call.resp_key is not None
+        parsed = list(parse_events(self.body.decode().split("\n")))
+        assert [event.final for event in parsed] == [False] * (len(parsed) - 1) + [True]
+        opener = StreamOpener(call.resp_key, call.nonce)
+        events = [json.loads(opener.open(event)) for event in parsed]
+        opener.finish()
+        return events
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A client's usage rows, summed over periods: tokens counted (reserved, or settled), tokens
+    settled, requests."""
+
+    counted: int
+    settled: int
+    requests: int
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(
+            self.counted - other.counted, self.settled - other.settled, self.requests - other.requests
+        )
+
+
+class StreamingServer:
+    """The streaming function's HTTP app on 127.0.0.1 (`app.serve`), as the adapter reaches it;
+    counts the requests it finished handling, so a caller can wait for the app's last log line."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._handled = threading.Condition()
+        self.handled = 0
+        handle = streaming_app.StreamingRequestHandler.handle
+
+        def counted(handler: streaming_app.StreamingRequestHandler) -> None:
+            try:
+                handle(handler)
+            finally:
+                with self._handled:
+                    self.handled += 1
+                    self._handled.notify_all()
+
+        monkeypatch.setattr(streaming_app.StreamingRequestHandler, "handle", counted)
+        self._server: ThreadingHTTPServer = streaming_app.serve(port=0)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def connect(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=STREAM_WAIT_SECONDS)
+
+    def wait_for(self, handled: int) -> None:
+        """Until `handled` connections were handled to the end (the app logged and flushed)."""
+        with self._handled:
+            done = self._handled.wait_for(lambda: self.handled >= handled, timeout=STREAM_WAIT_SECONDS)
+        assert done, "the streaming app did not finish the request"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=STREAM_WAIT_SECONDS)
+
 
 def outcome_of(invoke: Callable[[], dict[str, object]]) -> Allowed | Refused:
     """Run an authorizer invocation; anything but a policy or the one refusal fails the test."""
@@ -145,6 +252,49 @@ class Gateway:
         self.resp_key = secrets.token_bytes(32)
         registry.plant("resp_key", self.resp_key)
         registry.plant("client secret", client.secret)
+        self._streaming: StreamingServer | None = None
+        self._streams = 0
+        self._policy_changed = False
+
+    def close(self) -> None:
+        """Stop the streaming function's server, if a test started it; give the client back its
+        default policy, if a test changed it."""
+        if self._streaming is not None:
+            self._streaming.close()
+            self._streaming = None
+        if self._policy_changed:
+            self._policy_admin().set_client_policy(self.client.client_id, DEFAULT_POLICY_ID)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def _policy_admin(self) -> PolicyAdmin:
+        return PolicyAdmin(
+            PolicyStore(self.stack.ref("PoliciesTable")),
+            ClientStore(self.stack.ref("ClientsTable")),
+            clock=time.time,
+        )
+
+    def use_policy(self, policy_id: str, document: Mapping[str, Any]) -> None:
+        """Store `document` as the current version of `policy_id` and make it the client's policy
+        (until the test ends). Call it before the functions first read the policy."""
+        admin = self._policy_admin()
+        admin.put(policy_id, document, written_by="security-suite")
+        admin.set_client_policy(self.client.client_id, policy_id)
+        self._policy_changed = True
+
+    def usage(self) -> Usage:
+        """The client's usage, every period summed (a test crossing midnight UTC still adds up)."""
+        items = boto3.client("dynamodb").query(
+            TableName=self.stack.ref("UsageTable"),
+            KeyConditionExpression="client_id = :client",
+            ExpressionAttributeValues={":client": {"S": self.client.client_id}},
+            ConsistentRead=True,
+        )["Items"]
+
+        def total(name: str) -> int:
+            return sum(int(item[name]["N"]) for item in items if name in item)
+
+        return Usage(total("reserved_tokens"), total("used_tokens"), total("requests"))
 
     # -- invocation ----------------------------------------------------------------------------
 
@@ -165,6 +315,35 @@ class Gateway:
         install_rsa_decrypt_once()
         response: dict[str, Any] = completion_app.lambda_handler(event, FakeLambdaContext("completion"))
         return response
+
+    def stream(
+        self, call: SignedProxyCall, *, read: int | None = None, gone: Callable[[], None] = lambda: None
+    ) -> Streamed:
+        """The streaming function's answer to `call` (authorized), read whole, or only `read` bytes
+        of it before the client goes away (then `gone` is called); returns once the app finished
+        the request."""
+        self._enter("StreamingFunction")
+        install_rsa_decrypt_once()
+        if self._streaming is None:
+            self._streaming = StreamingServer(self._monkeypatch)
+        connection = self._streaming.connect()
+        try:
+            connection.putrequest("POST", STREAM_ROUTE, skip_host=True, skip_accept_encoding=True)
+            for name, value in call.call.headers():
+                connection.putheader(name, value)
+            connection.putheader(streaming_app.REQUEST_CONTEXT_HEADER, call.request_context(self.client))
+            connection.putheader("Content-Length", str(len(call.call.body)))
+            connection.endheaders(call.call.body)
+            response = connection.getresponse()
+            headers = {name.lower(): value for name, value in response.getheaders()}
+            body = response.read() if read is None else response.read(read)
+        finally:
+            connection.close()
+        if read is not None:
+            gone()
+        self._streams += 1
+        self._streaming.wait_for(self._streams)
+        return Streamed(response.status, headers, body)
 
     def validator(self, event: Any) -> dict[str, Any]:
         """The validator function's answer to `event` (a proxy response or a batch response)."""
@@ -243,6 +422,25 @@ class Gateway:
         )
         call = self.sign(resource=CHAT_ROUTE, body=sealed, content_type=ENVELOPE_CONTENT_TYPE, nonce=nonce)
         return SignedProxyCall(call, self.resp_key)
+
+    def stream_call(
+        self,
+        prompt: str = "Say hello to the auditors.",
+        *,
+        mode: EnvelopeMode = "mobile",
+        plaintext: bytes | None = None,
+        resp_key: bytes | None = None,
+    ) -> SignedProxyCall:
+        """A sealed, signed request for a streamed answer (`stream: true`, sealed for the stream
+        route); `plaintext` (with its `resp_key`, to open the answer) replaces the planted default."""
+        nonce = secrets.token_urlsafe(16)
+        plaintext = plaintext or self.chat_plaintext(prompt, stream=True)
+        sealed = self.seal(plaintext, req_id=nonce, route=STREAM_ROUTE, mode=mode)
+        call = dataclasses.replace(
+            self.sign(resource=STREAM_ROUTE, body=sealed, content_type=ENVELOPE_CONTENT_TYPE, nonce=nonce),
+            accept=STREAM_CONTENT_TYPE,
+        )
+        return SignedProxyCall(call, resp_key or self.resp_key)
 
     def validate_json_call(self, document: Any) -> SignedProxyCall:
         """A signed JSON `POST /v1/validate`."""

@@ -7,6 +7,19 @@ allowed or answered that should not be, and that no queued message is lost: a re
 hits a fault is reported in batchItemFailures, SQS redelivers it, and once the dependency recovers it
 is screened, stored and announced exactly once; a record that keeps failing goes to the DLQ.
 
+The streaming route (`POST /v1/chat/completions/stream`) is in the matrix too, its function called
+over HTTP as the Lambda Web Adapter calls it (tests/security/harness.py). Every failure before the
+model's first piece is a refusal with the completion function's status and body, byte for byte, for
+the same request under the same failure (both are sent). After the first byte the status is gone:
+moderation failing, the model failing mid-stream (an error event, a read timing out, a chunk that is
+not JSON, the connection reset, the stream ending without its finish reason, after 1, 3 or 30
+pieces) end the stream with its one final event, `block`, with `unavailable: moderation` or a
+`model_failed` finding, and the text shown is only screened text (a secret the model was writing
+when it broke is never released); a lost settlement still streams the allowed answer. Each
+streaming cell also reads the usage table: a reservation is untouched (refused before it), settled
+(at zero when the model refused, at the provider's usage, or at the whole reservation when no usage
+came), or kept when its settlement is lost; never lost.
+
 One cell is not a 503 by design: a KMS Decrypt answering a plaintext that is not a data key (31 bytes)
 is a 400. What KMS decrypts under the request keys is what the client wrapped (a server client calls
 KMS itself; RSA wraps whatever the client chose), so the gateway cannot tell that answer from an
@@ -17,7 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,7 +38,7 @@ import boto3
 import pytest
 
 from secure_ai_protocol.envelope.responses import open_response
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import USAGE, FakeProvider
 from tests.gateway_events import sqs_batch, sqs_record
 from tests.security.faults import (
     CLIENTS_TABLE,
@@ -35,6 +48,7 @@ from tests.security.faults import (
     KMS_REQUEST_KEY,
     KMS_RSA_KEY,
     KMS_SEALING,
+    MID_STREAM_FAULTS,
     MODEL,
     MODERATION,
     NONCES_TABLE,
@@ -48,16 +62,20 @@ from tests.security.faults import (
     AwsDependency,
     AwsFaults,
     FaultKind,
+    MidStreamFault,
     ProviderFaults,
     answer_json,
 )
 from tests.security.harness import (
+    CLIENT_MAX_TOKENS,
     EnvelopeMode,
     Gateway,
     QueueTrigger,
     Refused,
     SecurityStack,
     SignedProxyCall,
+    Streamed,
+    Usage,
     status_of,
 )
 from tests.security.tally import count_fault
@@ -155,6 +173,7 @@ BEFORE_THE_MODEL: Final = (
     KMS_REQUEST_KEY,
     KMS_RSA_KEY,
     SECRETS_MANAGER,
+    VERDICT_DIGEST_KEY,
 )
 
 
@@ -193,6 +212,235 @@ def opened(response: dict[str, Any], call: SignedProxyCall) -> dict[str, Any]:
     plaintext = open_response(base64.b64decode(response["body"]), resp_key=call.resp_key, req_id=call.nonce)
     payload: dict[str, Any] = json.loads(plaintext)
     return payload
+
+
+# -- the streaming function ----------------------------------------------------------------------
+
+ALLOWED: Final = "an allowed stream"
+# The incremental mode: moderation judges sentence windows, so a stream releases text while the model
+# writes (the default buffers for moderation and releases everything at the end).
+INCREMENTAL: Final = {"stream_modes": {"moderation": "incremental"}}
+# A long answer of short sentences, streamed in pieces of PIECE characters.
+PROSE: Final = "".join(f"Sentence {n} of the answer tells of the weather over the hills. " for n in range(80))
+PIECE: Final = 40
+# The stub model's fake AWS access key id (secure_ai_local/stub_model.py), assembled as it assembles it.
+HELD_BACK_SECRET: Final = "AKIA" + "STUBDEMOKEY7Q4XP"
+# After 0 pieces the model fails before the first byte (a refusal); after 1, 3 or 30 (1200
+# characters, some released under the incremental mode) it fails mid-stream.
+MID_STREAM_POINTS: Final = (1, 3, 30)
+# The fault of the buffered call that fails as a stream failing before its first piece does.
+BUFFERED_TWIN: Final[dict[MidStreamFault, FaultKind]] = {
+    "error": "error",
+    "timeout": "timeout",
+    "malformed": "malformed",
+    "cut": "error",
+    "truncated": "malformed",
+}
+# What the fake provider reports using for an answer it finished (tests/fake_provider.py).
+PROVIDER_TOKENS: Final = USAGE["total_tokens"]
+
+UNTOUCHED: Final = Usage(0, 0, 0)
+# Reserved, then settled at zero: the request counted, no tokens.
+SETTLED_AT_ZERO: Final = Usage(0, 0, 1)
+
+
+def streaming_outcome(dependency: Any, fault: FaultKind) -> int | str:
+    """What a client of the stream route sees: the completion function's refusal for every failure
+    before the model's first piece, a final event that blocks when moderation fails, and an allowed
+    stream when only the settlement is lost (the answer exists; the reservation stays counted)."""
+    return ALLOWED if dependency is USAGE_SETTLE else completion_status(dependency, fault)
+
+
+def settled(spent: Usage) -> bool:
+    """One request whose tokens were settled: at the provider's usage, or (when none came: a stream
+    cut short) at the whole reservation, which holds at least the completion limit."""
+    return (
+        spent.requests == 1
+        and spent.settled == spent.counted
+        and (spent.counted == PROVIDER_TOKENS or spent.counted >= CLIENT_MAX_TOKENS)
+    )
+
+
+def kept(spent: Usage) -> bool:
+    """One request whose settlement was lost: the whole reservation stays counted (over, not under)."""
+    return spent.requests == 1 and spent.settled == 0 and spent.counted >= CLIENT_MAX_TOKENS
+
+
+def budget_after(cell: Cell, spent: Usage) -> bool:
+    """Whether `spent` is what the cell's failure must leave in the usage table: untouched when the
+    call is refused before its reservation, settled at zero when the model refuses it, settled or
+    kept (never lost) once the model answered."""
+    if cell.dependency in BEFORE_THE_MODEL:
+        return spent == UNTOUCHED
+    if cell.dependency is MODEL:
+        return spent == SETTLED_AT_ZERO
+    if cell.dependency is USAGE_SETTLE:
+        return kept(spent)
+    return settled(spent)
+
+
+def stream_ended(streamed: Streamed, call: SignedProxyCall) -> tuple[str, dict[str, Any]]:
+    """The text a client was shown, and the final event: the stream opened in order, whole."""
+    assert streamed.is_stream, f"a {streamed.status} where a stream was due"
+    events = streamed.events(call)
+    return "".join(event["delta"] for event in events), events[-1]
+
+
+def finding_types(verdict: Mapping[str, Any]) -> list[str]:
+    return [finding["type"] for finding in verdict["findings"]]
+
+
+def retry_after(response: Mapping[str, Any]) -> list[str] | None:
+    headers = {name.lower(): value for name, value in response["multiValueHeaders"].items()}
+    value = headers.get("retry-after")
+    return None if value is None else list(value)
+
+
+@pytest.mark.parametrize("cell", cells((CLIENTS_TABLE, KMS_SEALING, NONCES_TABLE), lambda *_: Refused()))
+def test_the_authorizer_refuses_a_streamed_call_whenever_a_dependency_fails(
+    gateway: Gateway, faults: Faults, cell: Cell
+) -> None:
+    # Given a streamed-answer request the client signed just now, and a dependency of the authorizer failing
+    call = gateway.stream_call()
+    faults.inject(cell)
+
+    # When the authorizer sees it (the stream route has the same REQUEST authorizer)
+    outcome = gateway.authorize(call.authorizer_event())
+
+    # Then it fails closed: the one refusal, never an Allow
+    assert outcome == cell.expected
+    assert faults.delivered >= 1
+
+
+@pytest.mark.parametrize(
+    "cell", cells((*BEFORE_THE_MODEL, USAGE_SETTLE, MODEL, MODERATION), streaming_outcome)
+)
+def test_the_streaming_function_answers_each_dependency_failure_as_the_completion_function_does(
+    gateway: Gateway, faults: Faults, cell: Cell
+) -> None:
+    # Given a sealed request for a streamed answer (server mode when the symmetric key is the one failing)
+    mode: EnvelopeMode = "server" if cell.dependency is KMS_REQUEST_KEY else "mobile"
+    call = gateway.stream_call(mode=mode)
+    before = gateway.usage()
+    faults.inject(cell)
+
+    # When the streaming function handles it (over HTTP, as the Lambda Web Adapter calls it)
+    streamed = gateway.stream(call)
+    spent = gateway.usage() - before
+    model_called = faults.provider.chat_requests != []
+    # ... and the completion function handles the same request, unstreamed, under the same failure
+    unstreamed = gateway.chat_call(mode=mode)
+    buffered = gateway.complete(unstreamed.proxy_event(gateway.client))
+
+    # Then the client sees what the buffered route shows it, and the budget is untouched, settled or kept
+    assert faults.delivered >= 2
+    assert budget_after(cell, spent), f"the budget was left at {spent}"
+    if cell.expected in (BLOCKED, ALLOWED):
+        text, final = stream_ended(streamed, call)
+        answer = opened(buffered, unstreamed)
+        assert final["verdict"]["decision"] == answer["verdict"]["decision"]
+        assert final["verdict"]["unavailable"] == answer["verdict"]["unavailable"]
+        assert finding_types(final["verdict"]) == finding_types(answer["verdict"])
+        assert text == (answer["completion"]["choices"][0]["message"]["content"] or "")
+        if cell.expected == BLOCKED:
+            assert (final["verdict"]["decision"], "moderation" in final["verdict"]["unavailable"]) == (
+                "block",
+                True,
+            )
+            assert (text, final["finish_reason"]) == ("", "content_filter"), "unscreened text released"
+        else:
+            assert final["verdict"]["decision"] == "allow"
+        return
+    # A refusal before the first byte: the same status, the same body, byte for byte, the same Retry-After
+    assert streamed.status == cell.expected == status_of(buffered)
+    assert streamed.json() == json.loads(buffered["body"])
+    assert streamed.body == buffered["body"].encode()
+    assert streamed.headers.get("retry-after") == (None if cell.expected != 429 else "7")
+    assert retry_after(buffered) == (None if cell.expected != 429 else ["7"])
+    assert b"UPSTREAM-DETAIL" not in streamed.body
+    if cell.dependency in BEFORE_THE_MODEL:
+        assert not model_called, "the model was called for a request not admitted"
+
+
+@pytest.mark.parametrize("fault", MID_STREAM_FAULTS)
+def test_a_model_failing_before_its_first_piece_is_refused_as_the_completion_function_refuses(
+    gateway: Gateway, faults: Faults, fault: MidStreamFault
+) -> None:
+    # Given the model accepting a streamed request (200), then failing before its first piece
+    faults.provider.answer = PROSE
+    faults.model.inject_mid_stream(fault, after=0)
+    call = gateway.stream_call()
+    before = gateway.usage()
+
+    # When the streaming function handles it, and the completion function a request whose model fails alike
+    streamed = gateway.stream(call)
+    spent = gateway.usage() - before
+    faults.model.inject(MODEL, BUFFERED_TWIN[fault])
+    buffered = gateway.complete(gateway.chat_call().proxy_event(gateway.client))
+
+    # Then nothing was streamed: the buffered route's refusal, byte for byte, and the budget settled at zero
+    assert streamed.status == status_of(buffered) == (504 if fault == "timeout" else 502)
+    assert streamed.body == buffered["body"].encode()
+    assert spent == SETTLED_AT_ZERO
+
+
+@pytest.mark.parametrize("after", MID_STREAM_POINTS)
+@pytest.mark.parametrize("fault", MID_STREAM_FAULTS)
+def test_a_model_failing_mid_stream_ends_the_stream_blocked_releasing_no_held_back_text(
+    gateway: Gateway, faults: Faults, fault: MidStreamFault, after: int
+) -> None:
+    # Given a policy that releases text while the model writes, and a model that breaks after `after`
+    # pieces, the last of which completes a secret the screen has not let through yet
+    gateway.use_policy("stream-incremental", INCREMENTAL)
+    sent = PROSE[: after * PIECE - len(HELD_BACK_SECRET) - 1] + " " + HELD_BACK_SECRET
+    faults.provider.answer, faults.provider.stream_piece_chars = sent + PROSE, PIECE
+    faults.model.inject_mid_stream(fault, after=after)
+    call = gateway.stream_call()
+    before = gateway.usage()
+
+    # When the streaming function streams the answer
+    streamed = gateway.stream(call)
+    spent = gateway.usage() - before
+
+    # Then the stream opens, in order, and ends with its one final event: blocked as the model's failure
+    text, final = stream_ended(streamed, call)
+    assert faults.delivered == 1
+    assert (final["verdict"]["decision"], finding_types(final["verdict"])) == ("block", ["model_failed"])
+    assert (final["delta"], final["finish_reason"], final.get("usage")) == ("", "content_filter", None)
+    # ... having shown only screened text the model had sent, never the text held back when it broke
+    assert sent.startswith(text)
+    assert HELD_BACK_SECRET[:4] not in text
+    if after == MID_STREAM_POINTS[-1]:
+        assert text, "no text had been released: the failure did not strike after released text"
+    # ... and the budget settled at the whole reservation (the provider's usage never came)
+    assert settled(spent), f"the budget was left at {spent}"
+    assert spent.counted >= CLIENT_MAX_TOKENS
+
+
+@pytest.mark.parametrize("fault", FAULT_KINDS)
+def test_moderation_failing_mid_stream_ends_the_stream_blocked_as_unavailable(
+    gateway: Gateway, faults: Faults, fault: FaultKind
+) -> None:
+    # Given a policy that moderates sentence windows while the model writes, and moderation failing
+    gateway.use_policy("stream-incremental", INCREMENTAL)
+    faults.provider.answer = PROSE
+    faults.inject(Cell(MODERATION, fault, BLOCKED))
+    call = gateway.stream_call()
+    before = gateway.usage()
+
+    # When the streaming function streams the answer
+    streamed = gateway.stream(call)
+    spent = gateway.usage() - before
+
+    # Then the 200 is gone when moderation is first asked: the final event blocks, moderation unavailable
+    text, final = stream_ended(streamed, call)
+    assert faults.delivered >= 1
+    assert final["verdict"]["decision"] == "block"
+    assert "moderation" in final["verdict"]["unavailable"]
+    assert final["finish_reason"] == "content_filter"
+    # ... nothing unmoderated was shown, and the budget is settled
+    assert text == ""
+    assert settled(spent), f"the budget was left at {spent}"
 
 
 # -- the validator's API route -------------------------------------------------------------------

@@ -3,17 +3,23 @@
 //   SECURE_AI_REVOKE_CWD=<dir holding .secure-ai/local.json> node --test e2e/node-client.e2e.mjs
 // The stack's settings come from the demo server's /config.json. Enroll with an ID token from the
 // stack's Cognito (moto), chat, validate, renew; a body changed after signing → 401; revocation →
-// RefusedError; a fourth device → DeviceLimitError(409); the model's 429 → QuotaExceededError.
+// RefusedError; a fourth device → DeviceLimitError(409); the model's 429 → QuotaExceededError, for a
+// buffered and for a streamed call; a streamed answer (several events) equal to the buffered one;
+// a stream blocked mid-way → BlockedError after released text that holds no secret.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { before, beforeEach, describe, it } from "node:test";
 
-import { BlockedError, DeviceLimitError, MemoryKeyStore, QuotaExceededError, RefusedError, SecureAIClient, UnauthorizedError } from "../dist/src/index.js";
+import { BlockedError, ChatStream, DeviceLimitError, MemoryKeyStore, QuotaExceededError, RefusedError, SecureAIClient, UnauthorizedError } from "../dist/src/index.js";
 
 const demoUrl = process.env.SECURE_AI_DEMO_URL;
 const revoke = JSON.parse(process.env.SECURE_AI_REVOKE ?? "null");
 const keyCacheSeconds = Number(process.env.SECURE_AI_KEY_CACHE_SECONDS ?? "60");
 const QUESTION = [{ role: "user", content: "Hello from the Node end-to-end suite" }];
+// The stub model echoes the prompt: an answer of well over 1024 characters, so several events.
+const LONG_QUESTION = [{ role: "user", content: "Tell me about streaming. ".repeat(100) }];
+// The stub's fake AWS key ([demo:block]), as tests/e2e/test_streaming.py assembles it.
+const FAKE_ACCESS_KEY_ID = "AKIA" + "STUBDEMOKEY7Q4XP";
 let config;
 
 function runRevoke(...args) {
@@ -105,12 +111,59 @@ describe("@secure-ai/client against the local stack", () => {
     await assert.rejects(enrolled(), (error) => error instanceof DeviceLimitError && error.status === 409 && error.limit === 3);
   });
 
+  it("streams an answer in several events whose text is the buffered answer's, verdict allow", async () => {
+    const { client } = await enrolled();
+    const stream = await client.chat.completions.create({ model: "default", messages: LONG_QUESTION, stream: true });
+    assert.ok(stream instanceof ChatStream);
+    const deltas = [];
+    for await (const delta of stream) deltas.push(delta);
+    const buffered = await client.chat.completions.create({ model: "default", messages: LONG_QUESTION });
+    assert.ok(deltas.length >= 3, `${deltas.length} deltas`);
+    assert.equal(deltas.join(""), buffered.choices[0].message.content);
+    assert.equal(stream.text, deltas.join(""));
+    assert.ok(stream.finished);
+    assert.equal(stream.verdict.decision, "allow");
+    assert.equal(stream.finishReason, "stop");
+    assert.ok(stream.usage.total_tokens > 0);
+  });
+
+  it("ends a stream blocked mid-way with BlockedError, after released text that holds no secret", async () => {
+    const { client } = await enrolled();
+    const stream = await client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "Show me the deployment credentials [demo:block]" }], stream: true });
+    const deltas = [];
+    await assert.rejects(
+      (async () => {
+        for await (const delta of stream) deltas.push(delta);
+      })(),
+      (error) => {
+        assert.ok(error instanceof BlockedError, String(error));
+        assert.equal(error.reqId, stream.reqId);
+        assert.ok(error.categories.length > 0);
+        return true;
+      },
+    );
+    assert.equal(stream.verdict.decision, "block");
+    assert.equal(stream.finishReason, "content_filter");
+    assert.equal(stream.text, deltas.join(""));
+    const everything = stream.text + JSON.stringify(stream.final);
+    assert.ok(!everything.includes(FAKE_ACCESS_KEY_ID) && !everything.includes(FAKE_ACCESS_KEY_ID.slice(0, 8)) && !everything.includes("NotARealKey"));
+  });
+
   it("gets QuotaExceededError (429) with the retry-after when the model is rate limited", async () => {
     const { client } = await enrolled();
     await assert.rejects(client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "[demo:ratelimit] hi" }] }), (error) => {
       assert.ok(error instanceof QuotaExceededError, String(error));
       assert.equal(error.status, 429);
       assert.equal(typeof error.retryAfterSeconds, "number");
+      return true;
+    });
+  });
+
+  it("gets the same QuotaExceededError (429) from a streamed call, before any stream", async () => {
+    const { client } = await enrolled();
+    await assert.rejects(client.chat.completions.create({ model: "default", messages: [{ role: "user", content: "[demo:ratelimit] hi" }], stream: true }), (error) => {
+      assert.ok(error instanceof QuotaExceededError, String(error));
+      assert.equal(error.status, 429);
       return true;
     });
   });

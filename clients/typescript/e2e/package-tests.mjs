@@ -2,8 +2,8 @@
 //   node e2e/package-tests.mjs [chromium] [firefox]
 // esbuild bundles the test modules with browser stand-ins for node:test, node:assert/strict and the
 // vector loader (e2e/shims/); a loopback server (a secure context) serves them with
-// docs/vectors/client-vectors.json; each browser runs every test. Prints one line per test and
-// `RESULTS <json>`; exits 1 when any test failed or none ran.
+// docs/vectors/client-vectors.json and stream-vectors.json; each browser runs every test. Prints
+// one line per test and `RESULTS <json>`; exits 1 when any test failed or none ran.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ import { browserNames, INSTALL_HINT, launch } from "./launch.mjs";
 
 const ROOT = new URL("../", import.meta.url);
 const VECTORS = new URL("../../docs/vectors/client-vectors.json", ROOT);
+const STREAM_VECTORS = new URL("../../docs/vectors/stream-vectors.json", ROOT);
 const SHIMS = { "node:test": "node-test.mjs", "node:assert/strict": "assert.mjs", "./load-vectors.js": "load-vectors.mjs" };
 
 async function bundle() {
@@ -30,7 +31,7 @@ async function bundle() {
       // The sources import "./x.js" for "./x.ts" (NodeNext); esbuild resolves that itself.
     },
   };
-  const entry = `export { run } from "node:test";\nimport "./test/client.test.ts";\nimport "./test/vectors.test.ts";\n`;
+  const entry = `export { run } from "node:test";\nimport "./test/client.test.ts";\nimport "./test/vectors.test.ts";\nimport "./test/stream.test.ts";\n`;
   const result = await esbuild.build({
     stdin: { contents: entry, resolveDir: fileURLToPath(ROOT), sourcefile: "browser-tests.ts", loader: "ts" },
     bundle: true,
@@ -49,6 +50,7 @@ async function bundle() {
 const PAGE = `<!doctype html><meta charset="utf-8"><title>@secure-ai/client tests</title>
 <script type="module">
 globalThis.__SECURE_AI_VECTORS__ = await (await fetch("vectors.json")).json();
+globalThis.__SECURE_AI_STREAM_VECTORS__ = await (await fetch("stream-vectors.json")).json();
 const { run } = await import("./tests.js");
 globalThis.__SECURE_AI_RESULTS__ = await run();
 </script>`;
@@ -70,6 +72,7 @@ const server = await serve({
   "/": { type: "text/html; charset=utf-8", body: PAGE },
   "/tests.js": { type: "text/javascript", body: tests },
   "/vectors.json": { type: "application/json", body: readFileSync(VECTORS) },
+  "/stream-vectors.json": { type: "application/json", body: readFileSync(STREAM_VECTORS) },
 });
 const url = `http://127.0.0.1:${server.address().port}/`;
 const all = [];

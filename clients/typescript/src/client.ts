@@ -3,8 +3,11 @@
  * device enrollment and renewal. Each call draws a fresh nonce (also the envelope's req_id) and a
  * fresh 32-byte resp_key, seals the request to the gateway's RSA key, signs it, sends it once, and
  * opens the answer only if it is the answer to this very request. See docs/sdk.md and docs/encryption.md.
+ * `create({ ..., stream: true })` returns a `ChatStream` instead (chat-stream.ts, docs/protocol.md
+ * "Streamed answers").
  */
 import { fromUtf8, randomBytes, toBase64, utf8, type Bytes } from "./bytes.js";
+import { ChatStream, findingTypes } from "./chat-stream.js";
 import { importDeviceCredentials, type DeviceKey } from "./credentials.js";
 import {
   errorForResponse,
@@ -20,10 +23,12 @@ import { MemoryKeyStore, type KeyStore } from "./key-store.js";
 import { checkKeyArn, importRsaPublicKey, pemToDer, RSA_ENCRYPTION_ALGORITHM, sealRequest, type RsaRequestKey } from "./request-envelope.js";
 import { importResponseKey, openResponse } from "./response-envelope.js";
 import { checkKeyId, DEFAULT_LIFETIME_SECONDS, newNonce, PROFILE_TAG, signRequest, type SigningKey } from "./signing.js";
+import { DEFAULT_STREAM_LIMITS, STREAM_CONTENT_TYPE, StreamJudge, StreamOpener, type StreamLimits } from "./stream.js";
 import type { ChatCompletion, ChatCompletionParams, ChatCompletionResult, PublicKeyDocument, ValidateParams, Verdict } from "./types.js";
 
 export const ROUTES = {
   chat: "/v1/chat/completions",
+  chatStream: "/v1/chat/completions/stream",
   validate: "/v1/validate",
   publicKey: "/v1/keys/public",
   devices: "/v1/devices",
@@ -46,8 +51,18 @@ export interface SecureAIClientOptions {
   readonly fetch?: typeof fetch;
   /** Milliseconds since the epoch (tests). */
   readonly now?: () => number;
+  /** Milliseconds for a call's answer; for a streamed answer, until its headers and then for each read of its body. */
   readonly timeoutMs?: number;
   readonly lifetimeSeconds?: number;
+  /** Bounds of a streamed answer (defaults: 20,000 events, 8 MiB, 300 s for the whole body). */
+  readonly streamLimits?: Partial<StreamLimits>;
+}
+
+/** `chat.completions.create`: the openai SDK's shape, a `ChatStream` with `stream: true`. */
+export interface ChatCompletions {
+  create(params: ChatCompletionParams & { readonly stream: true }): Promise<ChatStream>;
+  create(params: ChatCompletionParams & { readonly stream?: false }): Promise<ChatCompletionResult>;
+  create(params: ChatCompletionParams): Promise<ChatCompletionResult | ChatStream>;
 }
 
 interface Signer {
@@ -70,20 +85,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function findingTypes(verdict: Verdict): string[] {
-  const findings: readonly { readonly type: string }[] = verdict.findings ?? [];
-  return [...new Set(findings.map((finding) => finding.type))].sort();
-}
-
 export class SecureAIClient {
   readonly baseUrl: string;
-  readonly chat: { readonly completions: { create: (params: ChatCompletionParams) => Promise<ChatCompletionResult> } };
+  readonly chat: { readonly completions: ChatCompletions };
   private readonly keyStore: KeyStore;
   private readonly fixedKey: SigningKey | undefined;
   private readonly fetcher: typeof fetch;
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private readonly lifetime: number;
+  private readonly streamLimits: StreamLimits;
   private readonly pinnedPem: string | undefined;
   private readonly pinnedArn: string | undefined;
   private rsaKey: Promise<RsaRequestKey> | null = null;
@@ -104,11 +115,16 @@ export class SecureAIClient {
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.lifetime = options.lifetimeSeconds ?? DEFAULT_LIFETIME_SECONDS;
+    this.streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
+    if (!Object.values(this.streamLimits).every((limit) => limit > 0)) {
+      throw new RangeError("stream limits must be positive");
+    }
     if (options.rsaKeyArn !== undefined) checkKeyArn(options.rsaKeyArn);
     if (options.rsaPublicKeyPem !== undefined) pemToDer(options.rsaPublicKeyPem);
     this.pinnedPem = options.rsaPublicKeyPem;
     this.pinnedArn = options.rsaKeyArn;
-    this.chat = { completions: { create: (params) => this.createCompletion(params) } };
+    const create = (params: ChatCompletionParams) => (params.stream === true ? this.createStream(params) : this.createCompletion(params));
+    this.chat = { completions: { create: create as ChatCompletions["create"] } };
   }
 
   // ------------------------------------------------------------------------- enrollment
@@ -319,23 +335,37 @@ export class SecureAIClient {
     return verdict as unknown as Verdict;
   }
 
-  private async sealedExchange(route: string, request: unknown): Promise<{ reqId: string; payload: Record<string, unknown> }> {
-    const [signer, rsaKey] = await Promise.all([this.signer(), this.requestKey()]);
-    const reqId = newNonce();
-    const respKeyBytes = randomBytes(32);
-    const plaintext = utf8(JSON.stringify({ resp_key: toBase64(respKeyBytes), request }));
-    const respKey = await importResponseKey(respKeyBytes);
-    respKeyBytes.fill(0);
-    let body: Bytes;
+  /**
+   * A streamed completion (POST /v1/chat/completions/stream, `"stream": true` sealed in): refusals
+   * before the first byte throw here, as for a buffered call; then the ChatStream reads the body.
+   */
+  private async createStream(params: ChatCompletionParams): Promise<ChatStream> {
+    const controller = new AbortController();
+    // Until the headers arrive the client's timeout; then ChatStream bounds each read and the whole body.
+    const timer = setTimeout(() => {
+      controller.abort(new DOMException("no answer within the timeout", "TimeoutError"));
+    }, this.timeoutMs);
+    let sent: { reqId: string; key: StreamOpener; response: Response };
     try {
-      body = await sealRequest(rsaKey, { plaintext, clientId: signer.clientId, reqId, route });
+      sent = await this.sealedCall(ROUTES.chatStream, { ...params, stream: true }, STREAM_CONTENT_TYPE, (bytes, reqId) => StreamOpener.create(bytes, reqId), controller.signal);
     } finally {
-      plaintext.fill(0);
+      clearTimeout(timer);
     }
-    const response = await this.signedPost(signer, { route, reqId, contentType: ENVELOPE_CONTENT_TYPE, accept: ENVELOPE_CONTENT_TYPE, body });
-    if (!response.ok) {
-      throw await errorForResponse(response);
+    const { reqId, key, response } = sent;
+    const abort = () => {
+      controller.abort();
+    };
+    if (response.status !== 200 || !this.mediaTypeIs(response, STREAM_CONTENT_TYPE)) {
+      abort();
+      await response.body?.cancel().catch(() => undefined);
+      throw new ResponseRejectedError(response.status !== 200 ? "unexpected_status" : "not_an_event_stream");
     }
+    const judge = new StreamJudge(key, reqId, this.streamLimits);
+    return new ChatStream(reqId, response, judge, abort, this.timeoutMs, this.streamLimits);
+  }
+
+  private async sealedExchange(route: string, request: unknown): Promise<{ reqId: string; payload: Record<string, unknown> }> {
+    const { reqId, key: respKey, response } = await this.sealedCall(route, request, ENVELOPE_CONTENT_TYPE, (bytes) => importResponseKey(bytes));
     if (!this.mediaTypeIs(response, ENVELOPE_CONTENT_TYPE)) {
       throw new ResponseRejectedError("not_an_envelope");
     }
@@ -357,26 +387,66 @@ export class SecureAIClient {
     return { reqId, payload };
   }
 
+  /**
+   * Seal `request` with a fresh nonce (the req_id) and resp_key, sign and send it once. `importKey`
+   * turns the resp_key into what opens the answer before its bytes are zeroed; an error status
+   * throws its typed error.
+   */
+  private async sealedCall<K>(
+    route: string,
+    request: unknown,
+    accept: string,
+    importKey: (respKey: Bytes, reqId: string) => Promise<K>,
+    signal?: AbortSignal,
+  ): Promise<{ reqId: string; key: K; response: Response }> {
+    const [signer, rsaKey] = await Promise.all([this.signer(), this.requestKey()]);
+    const reqId = newNonce();
+    const respKeyBytes = randomBytes(32);
+    const plaintext = utf8(JSON.stringify({ resp_key: toBase64(respKeyBytes), request }));
+    let key: K;
+    try {
+      key = await importKey(respKeyBytes, reqId);
+    } finally {
+      respKeyBytes.fill(0);
+    }
+    let body: Bytes;
+    try {
+      body = await sealRequest(rsaKey, { plaintext, clientId: signer.clientId, reqId, route });
+    } finally {
+      plaintext.fill(0);
+    }
+    const response = await this.signedPost(signer, { route, reqId, contentType: ENVELOPE_CONTENT_TYPE, accept, body }, signal);
+    if (!response.ok) {
+      throw await errorForResponse(response);
+    }
+    return { reqId, key, response };
+  }
+
   private mediaTypeIs(response: Response, mediaType: string): boolean {
     return (response.headers.get("content-type") ?? "").split(";", 1)[0]?.trim().toLowerCase() === mediaType;
   }
 
-  private async signedPost(signer: Signer, call: Call): Promise<Response> {
+  private async signedPost(signer: Signer, call: Call, signal?: AbortSignal): Promise<Response> {
     const created = Math.floor(this.now() / 1000);
     const signed = await signRequest(
       { method: "POST", url: `${this.baseUrl}${call.route}`, contentType: call.contentType, body: call.body },
       signer.key,
       { created, expires: created + this.lifetime, nonce: call.reqId, keyId: signer.keyId, tag: signer.tag },
     );
-    return this.post(call, signed.url, {
-      "Content-Digest": signed.contentDigest,
-      "Signature-Input": signed.signatureInput,
-      Signature: signed.signature,
-    });
+    return this.post(
+      call,
+      signed.url,
+      {
+        "Content-Digest": signed.contentDigest,
+        "Signature-Input": signed.signatureInput,
+        Signature: signed.signature,
+      },
+      signal,
+    );
   }
 
   /** Send once: no retries, no redirects (a retry must be signed again with a new nonce). */
-  private async post(call: Call, url = `${this.baseUrl}${call.route}`, extra: Record<string, string> = {}): Promise<Response> {
+  private async post(call: Call, url = `${this.baseUrl}${call.route}`, extra: Record<string, string> = {}, signal = AbortSignal.timeout(this.timeoutMs)): Promise<Response> {
     const headers: Record<string, string> = { "Content-Type": call.contentType, Accept: call.accept, ...extra };
     if (call.authorization !== undefined) {
       headers["Authorization"] = call.authorization;
@@ -387,7 +457,7 @@ export class SecureAIClient {
         headers,
         body: call.body,
         redirect: "error",
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
     } catch (error) {
       throw new NetworkError(error instanceof Error ? error.name : "error");

@@ -86,7 +86,11 @@ export class NetworkError extends UnavailableError {
   }
 }
 
-/** Screening blocked the answer: nothing of it left the gateway. */
+/**
+ * Screening blocked the answer: nothing of it left the gateway. For a streamed answer it is thrown
+ * at the end of the stream, after the deltas the gateway screened and released before the block;
+ * nothing after them left the gateway.
+ */
 export class BlockedError extends SecureAIError {
   override name = "BlockedError";
   constructor(
@@ -105,6 +109,20 @@ export class ResponseRejectedError extends SecureAIError {
   constructor(readonly reason: string) {
     super(`the gateway's response was refused (${reason})`);
   }
+}
+
+/**
+ * A streamed answer (200, `text/event-stream`) the client stopped trusting mid-way, as the Python
+ * SDK's `StreamBroken`. `reason` is the protocol's: `stream_order` (a gap, a reordering, a
+ * duplicate), `stream_tampered` (not this request's event at this position with this finality),
+ * `stream_truncated` (the body ended before the final event, or inside an event),
+ * `stream_after_final`, `stream_event` (a malformed event or an overlong line); or the client's own:
+ * `stream_too_large` (over its limits), `req_id_mismatch` (the final event names another request),
+ * `malformed_payload`. Deltas already yielded were authentic and in order, but the answer is
+ * incomplete and has no verdict: retract what was shown of it.
+ */
+export class StreamBrokenError extends ResponseRejectedError {
+  override name = "StreamBrokenError";
 }
 
 /** The served RSA public key or its ARN is not the pinned one. */

@@ -1,4 +1,6 @@
-export { SecureAIClient, ROUTES, ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE, type SecureAIClientOptions } from "./client.js";
+export { SecureAIClient, ROUTES, ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE, type ChatCompletions, type SecureAIClientOptions } from "./client.js";
+export { ChatStream } from "./chat-stream.js";
+export { StreamJudge, StreamOpener, STREAM_CONTENT_TYPE, DEFAULT_STREAM_LIMITS, type StreamEvent, type StreamLimits } from "./stream.js";
 export * from "./errors.js";
 export { MemoryKeyStore, IndexedDbKeyStore, type KeyStore } from "./key-store.js";
 export { importDeviceCredentials, type CredentialsMetadata, type DeviceKey } from "./credentials.js";

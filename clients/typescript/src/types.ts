@@ -17,6 +17,8 @@ export interface ChatCompletionParams {
   readonly stop?: string | readonly string[];
   readonly seed?: number;
   readonly user?: string;
+  /** `true` streams the answer (`create` then returns a `ChatStream`); see README, "Streamed answers". */
+  readonly stream?: boolean;
   readonly response_format?: {
     readonly type: "text" | "json_object" | "json_schema";
     readonly json_schema?: { readonly name: string; readonly schema: Readonly<Record<string, unknown>>; readonly description?: string; readonly strict?: boolean };
@@ -71,6 +73,18 @@ export interface ChatCompletionResult extends ChatCompletion {
   readonly req_id: string;
   readonly verdict: Verdict;
   readonly usage: Usage;
+}
+
+/** What the final event of a streamed answer decrypts to (secure_ai_protocol/wire/stream.py). */
+export interface StreamFinal {
+  /** The last piece of text (possibly empty). */
+  readonly delta: string;
+  readonly req_id: string;
+  /** The verdict on the whole answer (without `redacted_text`). */
+  readonly verdict: Verdict;
+  readonly usage: Usage | null;
+  /** `stop`, `length`, or `content_filter` when blocked. */
+  readonly finish_reason: string | null;
 }
 
 export interface ValidateParams {

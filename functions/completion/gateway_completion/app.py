@@ -24,11 +24,9 @@ from secure_ai_gateway.observability import (
     COMPLETION_PREFIX,
     COMPLETION_TOKENS,
     USAGE_SETTLEMENT_FAILED,
-    USER_REQUESTS,
-    USER_TOKENS,
     count,
-    count_for_user,
     count_screen,
+    count_user_call,
     service_logger,
     service_metrics,
     service_tracer,
@@ -126,12 +124,7 @@ def chat_completions() -> Response[bytes]:
         failed_open=result.failed_open,
     )
     count(metrics, COMPLETION_TOKENS, result.total_tokens)
-    if call.is_device:
-        # Per user, under its keyed hash: never the OIDC `sub` (device_registry/user_refs.py).
-        count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
-        count_for_user(
-            metrics, USER_TOKENS, app_id=call.app_id, user_ref=call.user_ref, value=result.total_tokens
-        )
+    count_user_call(metrics, call, tokens=result.total_tokens)
     logger.info(
         "completion answered",
         extra={

@@ -32,10 +32,9 @@ from secure_ai_gateway.api.authorized_call import AuthorizedCall, is_rest_proxy_
 from secure_ai_gateway.api.cors import with_cors
 from secure_ai_gateway.api.responses import install_error_handlers, refuse_malformed_event
 from secure_ai_gateway.observability import (
-    USER_REQUESTS,
     VALIDATION_PREFIX,
-    count_for_user,
     count_screen,
+    count_user_call,
     service_logger,
     service_metrics,
     service_tracer,
@@ -181,9 +180,7 @@ def validate() -> Response[str | bytes]:
     body, content_type = environment.get().endpoint.handle(
         call, event.headers.get("content-type") or "", accept=event.headers.get("accept")
     )
-    if call.is_device:
-        # Per user, under its keyed hash: never the OIDC `sub` (device_registry/user_refs.py).
-        count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
+    count_user_call(metrics, call)
     logger.info(
         "output validated",
         extra={"app_id": call.app_id, "device_id": call.device_id, "user_ref": call.user_ref},

@@ -179,3 +179,76 @@ def test_the_slow_trigger_outlasts_a_shorter_client_timeout(stub: StubModelServe
     # Then the call times out
     with pytest.raises(openai.APITimeoutError):
         ask(impatient, "Take your time [demo:slow]")
+
+
+# --- streaming -------------------------------------------------------------------------------------
+
+
+def stream(
+    client: openai.OpenAI, prompt: str, *, usage: bool = True
+) -> list[openai.types.chat.ChatCompletionChunk]:
+    chunks = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True} if usage else None,
+    )
+    return list(chunks)
+
+
+def test_a_streamed_answer_is_the_buffered_answer_cut_into_the_documented_pieces(
+    client: openai.OpenAI,
+) -> None:
+    from secure_ai_local.stub_model import STREAM_CHUNK_PATTERN
+
+    prompt = "Visit https://example.com/some/path and tell me more"
+    whole = ask(client, prompt, system="")
+    chunks = stream(client, prompt)
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert "".join(deltas) == whole
+    cycle = len(STREAM_CHUNK_PATTERN)
+    assert [len(d) for d in deltas[:cycle]] == list(STREAM_CHUNK_PATTERN)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+        "stop"
+    ]
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == math.ceil(len(whole) / 4)
+
+
+def test_without_include_usage_no_usage_chunk_is_sent(client: openai.OpenAI) -> None:
+    chunks = stream(client, "Hello", usage=False)
+    assert all(chunk.usage is None for chunk in chunks)
+
+
+def test_the_split_trigger_sets_the_first_cut(client: openai.OpenAI) -> None:
+    chunks = stream(client, "Hello [demo:split=00007]")
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert len(deltas[0]) == 7
+    assert len(deltas[1]) == 3
+
+
+def test_the_stream_error_trigger_fails_after_three_chunks_as_openai_reports_it(
+    client: openai.OpenAI,
+) -> None:
+    received: list[str] = []
+
+    def consume() -> None:
+        for chunk in client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Go [demo:stream-error]"}], stream=True
+        ):
+            if chunk.choices and chunk.choices[0].delta.content:
+                received.append(chunk.choices[0].delta.content)
+
+    with pytest.raises(openai.APIError):
+        consume()
+    assert len(received) == 3
+
+
+def test_a_secret_in_a_streamed_answer_is_always_split(client: openai.OpenAI) -> None:
+    from secure_ai_local.stub_model import _FAKE_ACCESS_KEY_ID
+
+    chunks = stream(client, "Credentials [demo:block]")
+    deltas = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert not any(_FAKE_ACCESS_KEY_ID in delta for delta in deltas)
+    assert _FAKE_ACCESS_KEY_ID in "".join(deltas)

@@ -1,12 +1,14 @@
 """`secure-ai`: the command line. `ask` and `demo` are the client SDK's; others are plug-ins.
 
-    secure-ai ask "prompt" [--model M] [--mobile] [--local | --url URL --credentials FILE --kms-key-arn ARN]
+    secure-ai ask "prompt" [--model M] [--mobile] [--stream]
+                           [--local | --url URL --credentials FILE --kms-key-arn ARN]
     secure-ai demo --local
     secure-ai clients create|rotate|revoke|list|show ...     (with secure-ai-gateway installed)
 
 Commands other than `ask` and `demo` come from the `secure_ai.commands` entry points of the
 installed distributions (secure_ai_protocol.command_line holds the contract); secure-ai-gateway adds
-the operator's `clients`. `ask` prints the released answer on stdout and the verdict on stderr.
+the operator's `clients`. `ask` prints the released answer on stdout (with `--stream`, each piece
+as it is released) and the verdict on stderr.
 Exit codes, as for every `secure-ai` command: 0 done, 1 the request failed or its answer was
 blocked, 2 bad arguments or configuration (nothing was sent). The client SDK (and the Encryption
 SDK under it, ~1 s to import) is imported only when one of these commands runs, so
@@ -47,6 +49,7 @@ from secure_ai_protocol.envelope.rules import EnvelopeMode
 
 if TYPE_CHECKING:
     from secure_ai_client.client import SecureAIClient
+    from secure_ai_client.results import VerdictResult
     from secure_ai_protocol.command_line import SubParsers
 
 DEFAULT_MODEL: Final = "default"  # the gateway's alias for its configured default model
@@ -110,6 +113,11 @@ def add_ask_command(commands: SubParsers) -> None:
         help="sign as the enrolled device in FILE (secure-ai enroll); renews its key when due",
     )
     ask.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    ask.add_argument(
+        "--stream",
+        action="store_true",
+        help="print the answer as it is released (streamed, encrypted chunk by chunk), then the verdict",
+    )
     ask.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default: %(default)s)")
     target = ask.add_argument_group("gateway (either --local, or --url and --credentials)")
     _local_options(target)
@@ -171,11 +179,15 @@ def _local_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) ->
 
 def run_ask(args: argparse.Namespace) -> int:
     """Send the prompt; answer on stdout, verdict on stderr."""
+    if args.stream and args.json:
+        return _fail("--stream cannot be combined with --json", EXIT_USAGE)
     try:
         client = _ask_client(args)
     except (_Refused, SecureAIError, ValueError) as error:
         return _fail(str(error), EXIT_USAGE)
     params = {"max_tokens": args.max_tokens} if args.max_tokens is not None else {}
+    if args.stream:
+        return _ask_streamed(client, args.model, args.prompt, params)
     try:
         with client:
             result = client.chat_completions(
@@ -183,16 +195,51 @@ def run_ask(args: argparse.Namespace) -> int:
             )
     except SecureAIError as error:
         return _fail(_failure_text(error), EXIT_FAILED)
-    types = result.verdict.finding_types
-    findings = f" ({', '.join(types)})" if types else ""
     if args.json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
     elif result.text is not None:
         sys.stdout.write(result.text + "\n")
-    sys.stderr.write(f"verdict: {result.verdict.decision}{findings} · request {result.req_id}\n")
+    sys.stderr.write(_verdict_line(result.verdict, result.req_id))
     if result.text is None:
         return _fail("screening blocked the answer; nothing of it left the gateway", EXIT_FAILED)
     return EXIT_OK
+
+
+def _ask_streamed(client: SecureAIClient, model: str, prompt: str, params: dict[str, Any]) -> int:
+    """`ask --stream`: each delta on stdout as it arrives, then the verdict on stderr."""
+    printed = False
+    try:
+        with (
+            client,
+            client.chat_completions(
+                model=model, messages=[{"role": "user", "content": prompt}], stream=True, **params
+            ) as stream,
+        ):
+            for delta in stream:
+                sys.stdout.write(delta)
+                sys.stdout.flush()
+                printed = True
+    except SecureAIError as error:
+        if printed:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            return _fail(f"the answer broke off and is incomplete: {_failure_text(error)}", EXIT_FAILED)
+        return _fail(_failure_text(error), EXIT_FAILED)
+    if printed:
+        sys.stdout.write("\n")
+    sys.stderr.write(_verdict_line(stream.verdict, stream.req_id))
+    if stream.blocked:
+        return _fail(
+            "screening blocked the answer: what was printed was screened; the rest never left the gateway",
+            EXIT_FAILED,
+        )
+    return EXIT_OK
+
+
+def _verdict_line(verdict: VerdictResult, req_id: str) -> str:
+    types = verdict.finding_types
+    findings = f" ({', '.join(types)})" if types else ""
+    return f"verdict: {verdict.decision}{findings} · request {req_id}\n"
 
 
 def run_enroll(args: argparse.Namespace) -> int:

@@ -3,6 +3,9 @@
     with SecureAIClient(url, key_id="acme.1", secret=secret, mode="server", kms_key_arn=arn) as client:
         result = client.chat_completions(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
 
+`chat_completions(..., stream=True)` returns a `ChatStream` (secure_ai_client.streams) of text
+deltas instead, then the verdict, as the openai SDK's `create(..., stream=True)` does.
+
 `AsyncSecureAIClient` is the same over `httpx.AsyncClient`; the Encryption SDK is synchronous, so
 it seals and opens envelopes in a worker thread and the event loop is never blocked.
 
@@ -16,10 +19,10 @@ import copy
 import functools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 import anyio
 import anyio.to_thread
@@ -28,6 +31,7 @@ import httpx
 from secure_ai_client.devices import credentials_from, enroll_device, read_device_file, write_device_file
 from secure_ai_client.errors import NetworkError, ResponseRejected
 from secure_ai_client.exchange import (
+    MAX_ERROR_BODY_BYTES,
     Call,
     MobileSealer,
     Sealer,
@@ -36,30 +40,43 @@ from secure_ai_client.exchange import (
     chat_result,
     check_pins,
     check_public_key_pem,
+    check_stream_response,
+    error_body_response,
     json_call,
     json_payload,
     kms_key_region,
     opened_payload,
     public_key_info,
     sealed_call,
+    stream_request,
     validation_request,
     verdict_result,
 )
 from secure_ai_client.httpx_auth import SignatureAuth
 from secure_ai_client.local_state import DEFAULT_LOCAL_STATE, read_local_state
 from secure_ai_client.results import ChatResult, PublicKeyInfo, VerdictResult
+from secure_ai_client.streams import AsyncChatStream, ChatStream, StreamLimits
 from secure_ai_protocol.envelope.rules import EnvelopeMode
 from secure_ai_protocol.errors import SignatureRejected
 from secure_ai_protocol.key_ids import parse_key_id
-from secure_ai_protocol.media_types import JSON_CONTENT_TYPE
-from secure_ai_protocol.routes import CHAT_ROUTE, DEVICE_RENEWAL_ROUTE, PUBLIC_KEY_ROUTE, VALIDATE_ROUTE
+from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.routes import (
+    CHAT_ROUTE,
+    DEVICE_RENEWAL_ROUTE,
+    PUBLIC_KEY_ROUTE,
+    STREAM_ROUTE,
+    VALIDATE_ROUTE,
+)
 from secure_ai_protocol.signing.profile import PROFILE_TAG
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE
 from secure_ai_protocol.wire.devices import DeviceCredentials
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 DEFAULT_TIMEOUT_SECONDS = 30.0  # API Gateway ends an integration after 29 s.
+# A streamed answer asks for an uncompressed body, so that StreamLimits.max_bytes bounds memory.
+_STREAM_HEADERS = {"Accept-Encoding": "identity"}
 
 
 class _Settings:
@@ -195,6 +212,7 @@ class SecureAIClient(_ClientSurface):
         tag: str = PROFILE_TAG,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         transport: httpx.BaseTransport | None = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         self._settings = _Settings(
             base_url,
@@ -211,6 +229,7 @@ class SecureAIClient(_ClientSurface):
         self._http = httpx.Client(
             base_url=self._settings.base_url, timeout=timeout, transport=transport, follow_redirects=False
         )
+        self._stream_limits = stream_limits or StreamLimits()
         self._mobile_sealer = self._settings.pinned_mobile_sealer()
         self._lock = threading.Lock()
         self._device: DeviceCredentials | None = None
@@ -308,11 +327,46 @@ class SecureAIClient(_ClientSurface):
         if self._device is not None and time.time() >= self._device.renew_after:
             self.renew_device()
 
+    @overload
     def chat_completions(
-        self, *, model: str, messages: Sequence[Mapping[str, Any]], **openai_params: Any
-    ) -> ChatResult:
-        """One encrypted, screened chat completion (OpenAI parameters such as max_tokens pass through)."""
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        **openai_params: Any,
+    ) -> ChatResult: ...
+    @overload
+    def chat_completions(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        **openai_params: Any,
+    ) -> ChatStream: ...
+    @overload
+    def chat_completions(
+        self, *, model: str, messages: Sequence[Mapping[str, Any]], stream: bool, **openai_params: Any
+    ) -> ChatResult | ChatStream: ...
+    def chat_completions(
+        self, *, model: str, messages: Sequence[Mapping[str, Any]], stream: bool = False, **openai_params: Any
+    ) -> ChatResult | ChatStream:
+        """One encrypted, screened chat completion (OpenAI parameters such as max_tokens pass through).
+
+        With `stream=True` the answer comes as it is released (routes.STREAM_ROUTE): a `ChatStream`
+        of text deltas, returned once the gateway has answered 200; error statuses raise here, as
+        for a buffered call. See secure_ai_client.streams.
+        """
         self._renew_if_due()
+        if stream:
+            call = sealed_call(
+                STREAM_ROUTE,
+                stream_request(model, messages, openai_params),
+                self._sealer(),
+                accept=STREAM_CONTENT_TYPE,
+            )
+            return self._open_stream(call)
         call = sealed_call(CHAT_ROUTE, chat_request(model, messages, openai_params), self._sealer())
         return chat_result(opened_payload(self._send(call), call), call)
 
@@ -368,6 +422,28 @@ class SecureAIClient(_ClientSurface):
         except httpx.TransportError as exc:
             raise NetworkError(type(exc).__name__) from exc
 
+    def _open_stream(self, call: Call) -> ChatStream:
+        if call.resp_key is None:
+            raise ValueError("a streamed call must be sealed")
+        headers = call.headers | _STREAM_HEADERS
+        request = self._http.build_request("POST", call.route, content=call.body, headers=headers)
+        try:
+            response = self._http.send(request, auth=self._settings.auth(call.req_id), stream=True)
+        except httpx.TransportError as exc:
+            raise NetworkError(type(exc).__name__) from exc
+        try:
+            checked = response
+            if not response.is_success:
+                checked = error_body_response(response, _head(response.iter_bytes(), MAX_ERROR_BODY_BYTES))
+            check_stream_response(checked)
+        except httpx.TransportError as exc:
+            response.close()
+            raise NetworkError(type(exc).__name__) from exc
+        except BaseException:
+            response.close()
+            raise
+        return ChatStream(response, resp_key=call.resp_key, req_id=call.req_id, limits=self._stream_limits)
+
 
 class AsyncSecureAIClient(_ClientSurface):
     """Asynchronous client (asyncio or trio); use it with `async with` or await `aclose()`."""
@@ -386,6 +462,7 @@ class AsyncSecureAIClient(_ClientSurface):
         tag: str = PROFILE_TAG,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         transport: httpx.AsyncBaseTransport | None = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         self._settings = _Settings(
             base_url,
@@ -401,13 +478,44 @@ class AsyncSecureAIClient(_ClientSurface):
         self._http = httpx.AsyncClient(
             base_url=self._settings.base_url, timeout=timeout, transport=transport, follow_redirects=False
         )
+        self._stream_limits = stream_limits or StreamLimits()
         self._mobile_sealer = self._settings.pinned_mobile_sealer()
         self._lock = anyio.Lock()
 
+    @overload
     async def chat_completions(
-        self, *, model: str, messages: Sequence[Mapping[str, Any]], **openai_params: Any
-    ) -> ChatResult:
-        """One encrypted, screened chat completion (OpenAI parameters such as max_tokens pass through)."""
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[False] = False,
+        **openai_params: Any,
+    ) -> ChatResult: ...
+    @overload
+    async def chat_completions(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        stream: Literal[True],
+        **openai_params: Any,
+    ) -> AsyncChatStream: ...
+    @overload
+    async def chat_completions(
+        self, *, model: str, messages: Sequence[Mapping[str, Any]], stream: bool, **openai_params: Any
+    ) -> ChatResult | AsyncChatStream: ...
+    async def chat_completions(
+        self, *, model: str, messages: Sequence[Mapping[str, Any]], stream: bool = False, **openai_params: Any
+    ) -> ChatResult | AsyncChatStream:
+        """One encrypted, screened chat completion (OpenAI parameters such as max_tokens pass through).
+
+        With `stream=True`: an `AsyncChatStream` (`async for delta in stream`), as for the sync client.
+        """
+        if stream:
+            request = stream_request(model, messages, openai_params)
+            return await self._open_stream(
+                await self._sealed_call(STREAM_ROUTE, request, accept=STREAM_CONTENT_TYPE)
+            )
         call = await self._sealed_call(CHAT_ROUTE, chat_request(model, messages, openai_params))
         response = await self._send(call)
         payload = await anyio.to_thread.run_sync(opened_payload, response, call)
@@ -450,10 +558,14 @@ class AsyncSecureAIClient(_ClientSurface):
     ) -> None:
         await self.aclose()
 
-    async def _sealed_call(self, route: str, request: Mapping[str, Any]) -> Call:
+    async def _sealed_call(
+        self, route: str, request: Mapping[str, Any], *, accept: str = ENVELOPE_CONTENT_TYPE
+    ) -> Call:
         sealer = await self._sealer()
         # The Encryption SDK (and KMS, in server mode) is synchronous: keep it off the event loop.
-        return await anyio.to_thread.run_sync(functools.partial(sealed_call, route, request, sealer))
+        return await anyio.to_thread.run_sync(
+            functools.partial(sealed_call, route, request, sealer, accept=accept)
+        )
 
     async def _sealer(self) -> Sealer:
         if self._settings.server_sealer is not None:
@@ -469,3 +581,48 @@ class AsyncSecureAIClient(_ClientSurface):
             return await self._http.send(request, auth=self._settings.auth(call.req_id))
         except httpx.TransportError as exc:
             raise NetworkError(type(exc).__name__) from exc
+
+    async def _open_stream(self, call: Call) -> AsyncChatStream:
+        if call.resp_key is None:
+            raise ValueError("a streamed call must be sealed")
+        headers = call.headers | _STREAM_HEADERS
+        request = self._http.build_request("POST", call.route, content=call.body, headers=headers)
+        try:
+            response = await self._http.send(request, auth=self._settings.auth(call.req_id), stream=True)
+        except httpx.TransportError as exc:
+            raise NetworkError(type(exc).__name__) from exc
+        try:
+            checked = response
+            if not response.is_success:
+                body = await _ahead(response.aiter_bytes(), MAX_ERROR_BODY_BYTES)
+                checked = error_body_response(response, body)
+            check_stream_response(checked)
+        except httpx.TransportError as exc:
+            await response.aclose()
+            raise NetworkError(type(exc).__name__) from exc
+        except BaseException:
+            await response.aclose()
+            raise
+        return AsyncChatStream(
+            response, resp_key=call.resp_key, req_id=call.req_id, limits=self._stream_limits
+        )
+
+
+def _head(chunks: Iterator[bytes], limit: int) -> bytes:
+    """The first `limit` bytes (or a little more) of a body, read no further."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body)
+
+
+async def _ahead(chunks: AsyncIterator[bytes], limit: int) -> bytes:
+    """`_head` for an async body."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body)

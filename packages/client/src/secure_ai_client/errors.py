@@ -93,6 +93,19 @@ class ResponseRejected(SecureAIError):
         super().__init__(f"the gateway's response was refused ({reason})")
 
 
+class StreamBroken(ResponseRejected):
+    """A streamed answer (status 200, `text/event-stream`) the client stopped trusting mid-way.
+
+    `reason` is the protocol's (secure_ai_protocol.stream.StreamRejected): `stream_order` (a gap, a
+    reordering or a duplicate), `stream_tampered` (an event that is not this request's chunk at this
+    position with this finality), `stream_truncated` (the body ended before the final event),
+    `stream_after_final`, `stream_event` (a malformed event); or the client's own: `stream_too_large`
+    (more events or bytes than the client's limits), `req_id_mismatch` (the final event names another
+    request), `malformed_payload` (an event's plaintext is not the documented JSON). Deltas already
+    yielded were authentic and in order, but the answer is incomplete and carries no verdict.
+    """
+
+
 class PublicKeyMismatch(SecureAIError):
     """The RSA public key the gateway serves is not the one pinned in the client."""
 

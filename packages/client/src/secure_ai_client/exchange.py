@@ -45,6 +45,7 @@ from secure_ai_protocol.envelope.responses import open_response
 from secure_ai_protocol.envelope.rules import MOBILE_ENCRYPTION_ALGORITHM, new_resp_key
 from secure_ai_protocol.errors import ProtocolError
 from secure_ai_protocol.media_types import ENVELOPE_CONTENT_TYPE, JSON_CONTENT_TYPE
+from secure_ai_protocol.stream import STREAM_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
@@ -53,6 +54,10 @@ if TYPE_CHECKING:
 # The gateway compares the envelope's key name with its configured key ARN byte for byte: an alias
 # or a bare key id would never decrypt, so it is refused here, before anything is sent.
 _KMS_KEY_ARN: Final = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+")
+# An error status's body is the gateway's small JSON document: a streamed call reads at most this
+# much of it, and keeps only the headers `error_for_response` reads.
+MAX_ERROR_BODY_BYTES: Final = 64 * 1024
+_ERROR_HEADERS: Final = ("content-type", "retry-after", "x-amzn-requestid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +178,9 @@ def validation_request(
     return document
 
 
-def sealed_call(route: str, request: Mapping[str, Any], sealer: Sealer) -> Call:
+def sealed_call(
+    route: str, request: Mapping[str, Any], sealer: Sealer, *, accept: str = ENVELOPE_CONTENT_TYPE
+) -> Call:
     """Draw a nonce and a response key, and seal `{"resp_key", "request"}` for `route`."""
     req_id, resp_key = new_nonce(), new_resp_key()
     plaintext = _json_bytes({"resp_key": base64.b64encode(resp_key).decode("ascii"), "request": request})
@@ -181,8 +188,9 @@ def sealed_call(route: str, request: Mapping[str, Any], sealer: Sealer) -> Call:
         route=route,
         req_id=req_id,
         content_type=ENVELOPE_CONTENT_TYPE,
-        # API Gateway returns a binary body only when the first Accept type is a binary media type.
-        accept=ENVELOPE_CONTENT_TYPE,
+        # API Gateway returns a binary body only when the first Accept type is a binary media type;
+        # a streamed answer asks for text/event-stream.
+        accept=accept,
         body=sealer.seal(plaintext, req_id=req_id, route=route),
         resp_key=resp_key,
     )
@@ -221,6 +229,32 @@ def opened_payload(response: httpx.Response, call: Call) -> dict[str, Any]:
         # context_mismatch: the answer was sealed for another request; decrypt_failed: another key.
         raise ResponseRejected(exc.reason) from exc
     return _json_object(plaintext)
+
+
+def stream_request(
+    model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The OpenAI-format request of a streamed answer: `"stream": true`, for routes.STREAM_ROUTE."""
+    return chat_request(model, messages, {**params, "stream": True})
+
+
+def check_stream_response(response: httpx.Response) -> None:
+    """Refuse anything but `200 text/event-stream`; the typed error for an error status.
+
+    The body of an error status must have been read (`error_body_response`).
+    """
+    if not response.is_success:
+        raise error_for_response(response)
+    if response.status_code != 200:
+        raise ResponseRejected("unexpected_status")
+    if _media_type(response) != STREAM_CONTENT_TYPE:
+        raise ResponseRejected("not_an_event_stream")
+
+
+def error_body_response(response: httpx.Response, body: bytes) -> httpx.Response:
+    """An error answer rebuilt from the first bytes of its body (read bounded, MAX_ERROR_BODY_BYTES)."""
+    kept = {name: response.headers[name] for name in _ERROR_HEADERS if name in response.headers}
+    return httpx.Response(response.status_code, headers=kept, content=body[:MAX_ERROR_BODY_BYTES])
 
 
 def json_payload(response: httpx.Response) -> dict[str, Any]:

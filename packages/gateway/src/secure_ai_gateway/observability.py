@@ -15,7 +15,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Final, get_args
+from typing import TYPE_CHECKING, Final, Protocol, get_args
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -117,7 +117,10 @@ def decision_metric(prefix: str, decision: str) -> str:
     return f"{prefix}{decision.capitalize()}"
 
 
-_SCREENING = frozenset({"completion", "validator"})
+# The streaming function answers chat completions too: it counts under the completion's names, as
+# `service` "streaming".
+_COMPLETIONS = frozenset({"completion", "streaming"})
+_SCREENING = _COMPLETIONS | {"validator"}
 _API = _SCREENING | {"devices"}
 _PER_USER = (frozenset({"service", "app", "user"}),)
 METRICS: Final[dict[str, MetricSpec]] = {
@@ -130,12 +133,12 @@ METRICS: Final[dict[str, MetricSpec]] = {
         MetricSpec(DEVICE_ENROLLED, frozenset({"devices"})),
         MetricSpec(DEVICE_RENEWED, frozenset({"devices"})),
         MetricSpec(USER_REQUESTS, _SCREENING, _PER_USER),
-        MetricSpec(USER_TOKENS, frozenset({"completion"}), _PER_USER),
-        MetricSpec(USAGE_SETTLEMENT_FAILED, frozenset({"completion"})),
-        MetricSpec(COMPLETION_TOKENS, frozenset({"completion"})),
+        MetricSpec(USER_TOKENS, _COMPLETIONS, _PER_USER),
+        MetricSpec(USAGE_SETTLEMENT_FAILED, _COMPLETIONS),
+        MetricSpec(COMPLETION_TOKENS, _COMPLETIONS),
         MetricSpec(SCREEN_FAILED_OPEN, _SCREENING),
         MetricSpec(SCREEN_DETECTOR_UNAVAILABLE, _SCREENING),
-        *(MetricSpec(decision_metric(COMPLETION_PREFIX, d), frozenset({"completion"})) for d in DECISIONS),
+        *(MetricSpec(decision_metric(COMPLETION_PREFIX, d), _COMPLETIONS) for d in DECISIONS),
         *(MetricSpec(decision_metric(VALIDATION_PREFIX, d), frozenset({"validator"})) for d in DECISIONS),
     )
 }
@@ -161,6 +164,28 @@ def count_for_user(metrics: Metrics, name: str, *, app_id: str, user_ref: str, v
         default_dimensions={"service": metrics.service or "", "app": app_id},
     ) as metric:
         metric.add_dimension(name="user", value=user_ref)
+
+
+class UserCall(Protocol):
+    """What per-user counting reads of a call (api/authorized_call.py's AuthorizedCall)."""
+
+    @property
+    def is_device(self) -> bool: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def user_ref(self) -> str: ...
+
+
+def count_user_call(metrics: Metrics, call: UserCall, *, tokens: int | None = None) -> None:
+    """A device's call, counted for its user: one request, and the model's `tokens` when it used
+    some. Per user under its keyed hash, never the OIDC `sub` (device_registry/user_refs.py); a
+    server client's call counts nothing here."""
+    if not call.is_device:
+        return
+    count_for_user(metrics, USER_REQUESTS, app_id=call.app_id, user_ref=call.user_ref)
+    if tokens is not None:
+        count_for_user(metrics, USER_TOKENS, app_id=call.app_id, user_ref=call.user_ref, value=tokens)
 
 
 def count_refusal(metrics: Metrics, name: str, reason: str) -> None:

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from secure_ai_gateway.client_registry.records import ClientRecord, EnrollmentSettings, KeyVersion
     from secure_ai_gateway.device_registry.records import DeviceRecord
+    from secure_ai_gateway.screening.moderation import ModerationPort
     from secure_ai_gateway.screening.policy import Policy
+    from secure_ai_gateway.screening.pseudonymise import Pseudonymiser
     from secure_ai_protocol.wire.chat import ChatCompletionRequest
+    from secure_ai_protocol.wire.verdict import Verdict
 
 
 # --- values crossing the ports --------------------------------------------------------------------
@@ -32,6 +37,29 @@ class ModelAnswer:
     @property
     def total_tokens(self) -> int:
         """Tokens to settle against the budget."""
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDelta:
+    """A piece of a streamed answer's text, as the model sent it (unscreened)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStreamEnd:
+    """The end of a streamed answer: why it stopped, and what it cost when the provider said so."""
+
+    finish_reason: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Tokens to settle against the budget; None when the provider sent no usage."""
+        if self.prompt_tokens is None or self.completion_tokens is None:
+            return None
         return self.prompt_tokens + self.completion_tokens
 
 
@@ -155,6 +183,55 @@ class Model(Protocol):
     """Answers chat requests (secure_ai_gateway.adapters.openai.chat.ChatModel)."""
 
     def complete(self, request: ChatCompletionRequest) -> ModelAnswer: ...
+
+
+class StreamingModel(Protocol):
+    """Streams chat answers (secure_ai_gateway.adapters.openai.chat.ChatModel).
+
+    `stream` raises an Upstream* error when the provider refuses or fails before answering; the
+    iterator it returns yields `ModelDelta`s and then exactly one `ModelStreamEnd`, and raises an
+    Upstream* error (ProtocolError) if the provider fails after the stream started. Closing the
+    iterator closes the connection to the provider.
+    """
+
+    def stream(self, request: ChatCompletionRequest) -> Iterator[ModelDelta | ModelStreamEnd]: ...
+
+
+class StreamStepResult(Protocol):
+    """What one step of a stream screen gives: text now safe to release, and the verdict once decided.
+
+    A verdict before `finish` means the stream is blocked: nothing more is released.
+    """
+
+    @property
+    def released(self) -> str: ...
+
+    @property
+    def verdict(self) -> Verdict | None: ...
+
+
+class StreamScreen(Protocol):
+    """Screens a streamed answer piece by piece (secure_ai_gateway.screening.streaming.StreamScreen):
+    `feed` each model delta, then `finish` once; only `released` text may reach the caller."""
+
+    def feed(self, delta: str) -> StreamStepResult: ...
+
+    def finish(self) -> StreamStepResult: ...
+
+
+class StreamScreens(Protocol):
+    """Builds the screen of one streamed answer (the StreamScreen class itself is one)."""
+
+    def __call__(
+        self,
+        policy: Policy,
+        *,
+        pseudonyms: Pseudonymiser,
+        canary: str | None,
+        schema: dict[str, Any] | None,
+        moderation: ModerationPort | None,
+        digest_key: bytes | None,
+    ) -> StreamScreen: ...
 
 
 class VerdictRecords(Protocol):

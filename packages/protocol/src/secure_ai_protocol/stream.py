@@ -46,6 +46,9 @@ NONCE_BYTES: Final = 12
 TAG_BYTES: Final = 16
 CHUNK_EVENT: Final = "chunk"
 FINAL_EVENT: Final = "final"
+# A comment line and its blank line: what the gateway sends to keep a quiet stream alive. Parsers
+# skip every comment line (`parse_events`).
+KEEPALIVE_COMMENT: Final = b": keep-alive\n\n"
 MAX_SEQUENCE: Final = 2**32 - 1
 # One event's decoded ciphertext at most (a chunk's text is a few hundred bytes; the final event
 # carries the verdict): anything larger is refused before it is decrypted.

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx2
 import jwt
 
-from secure_ai_gateway.identity.oidc import ASYMMETRIC_ALGORITHMS, MAX_KID_CHARS, TokenRejected
+from secure_ai_gateway.identity.algorithms import ASYMMETRIC_ALGORITHMS
+from secure_ai_gateway.identity.oidc import MAX_KID_CHARS, TokenRejected
 from secure_ai_protocol.errors import ConfigurationError, DependencyUnavailable
 from secure_ai_protocol.json_bounds import json_depth_within
 

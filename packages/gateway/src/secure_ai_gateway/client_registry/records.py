@@ -13,7 +13,7 @@ from typing import Annotated, Final, Literal, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from secure_ai_gateway.identity.oidc import ASYMMETRIC_ALGORITHMS
+from secure_ai_gateway.identity.algorithms import ASYMMETRIC_ALGORITHMS
 from secure_ai_protocol.errors import ProtocolError, Unauthenticated
 from secure_ai_protocol.key_ids import CLIENT_ID_PATTERN, MAX_KEY_VERSION
 

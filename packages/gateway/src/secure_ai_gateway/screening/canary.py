@@ -97,3 +97,11 @@ def _detection(folded: TextView, start: int, end: int, label: str | None) -> Det
         value=folded.text[start:end],
         label=label,
     )
+
+
+def canary_reach(canary: str | None) -> int:
+    """The most characters an occurrence of `canary`, or a cut-short prefix of it, can span: each
+    letter or digit and up to three separators after it (a stream holds back at least this)."""
+    if canary is None:
+        return 0
+    return _WINDOW_PER_CHAR * sum(char.isalnum() for char in fold_for_matching(canary))

@@ -56,3 +56,13 @@ def _term_pattern(term: str) -> str:
     head = r"\b" if term[0] in _ASCII_WORD else ""
     tail = r"\b" if term[-1] in _ASCII_WORD else ""
     return f"{head}{body}{tail}"
+
+
+def deny_terms_reach(terms: tuple[str, ...]) -> int:
+    """The most characters one of `terms` can span as matched: its folded words with up to four
+    separators between any two, and the character either side that decides a whole word."""
+    longest = 0
+    for term in terms:
+        words = fold_for_matching(term).split()
+        longest = max(longest, sum(len(word) for word in words) + 4 * max(len(words) - 1, 0) + 2)
+    return longest

@@ -93,6 +93,15 @@ def _always(_: ScreeningContext) -> bool:
     return True
 
 
+def fixed_reach(chars: int) -> Callable[[DetectorPolicy, str | None], int]:
+    """A stream reach that does not depend on the policy or the canary."""
+
+    def reach(_policy: DetectorPolicy, _canary: str | None) -> int:
+        return chars
+
+    return reach
+
+
 @dataclass(frozen=True, slots=True)
 class DetectorSpec:
     """One detector as the registry knows it."""
@@ -110,3 +119,12 @@ class DetectorSpec:
     reads_visual_order: bool = False
     # Whether the detector has anything to do for this screening (a canary, a schema, terms).
     applies: Callable[[ScreeningContext], bool] = _always
+    # How far, in characters of the normalised view, a finding with the context the detector reads
+    # around it can reach across whitespace, given the policy and the canary. A stream holds back at
+    # least this much before releasing text (screening/streaming.py); a run without ASCII whitespace
+    # is never split and is held whole while it reaches into the hold-back, so a long token (a JWT,
+    # a URL) counts for nothing here. None: the detector needs the whole text (schema, moderation).
+    stream_reach: Callable[[DetectorPolicy, str | None], int] | None = None
+    # A whole-text detector that can also judge a stream piece by piece (moderation on sentence
+    # windows) when the policy asks for it; the default for every whole-text detector is to buffer.
+    incremental: bool = False

@@ -34,3 +34,7 @@ class ValidationBudgetExceeded(UnsafeSchema):
 class RenderBudgetExceeded(ProtocolError):
     """A text could not be rendered within its time budget or nesting limit: nothing about
     its links can be vouched for, so it is not released."""
+
+
+class StreamEnded(ProtocolError):
+    """A screened stream was fed or finished after it ended (finished, or blocked mid-stream)."""

@@ -33,10 +33,16 @@ from secure_ai_gateway.screening.registry import (
     DEFAULT_TIMEOUTS_MS,
     DETECTORS,
     FINDING_TYPES,
+    INCREMENTAL_DETECTORS,
     WHOLE_TEXT_DETECTORS,
 )
 
-__all__ = ["ACTION_RANK", "DEFAULT_POLICY", "Action", "Policy"]
+__all__ = ["ACTION_RANK", "DEFAULT_POLICY", "Action", "Policy", "StreamMode"]
+
+# How a stream treats a whole-text detector (screening/streaming.py): `buffer` releases nothing
+# until the answer is complete and judged whole; `incremental` releases text as it is judged piece
+# by piece (moderation on sentence windows), and judges the whole text at the end as well.
+StreamMode = Literal["buffer", "incremental"]
 
 
 def _read_only[K, V](value: Mapping[K, V]) -> Mapping[K, V]:
@@ -64,6 +70,13 @@ TimeoutMap = Annotated[
     AfterValidator(_known_detectors),
     AfterValidator(_read_only),
     PlainSerializer(dict, return_type=dict[str, float]),
+]
+
+StreamModeMap = Annotated[
+    Mapping[DetectorName, StreamMode],
+    AfterValidator(_known_detectors),
+    AfterValidator(_read_only),
+    PlainSerializer(dict, return_type=dict[str, StreamMode]),
 ]
 
 # Sets serialise sorted, so one policy always dumps to the same JSON.
@@ -117,6 +130,8 @@ class Policy(BaseModel):
     phone_regions: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...] = Field(
         default=DEFAULT_PHONE_REGIONS, max_length=50
     )
+    # Per whole-text detector, how a streamed answer waits for it; unnamed ones buffer.
+    stream_modes: StreamModeMap = Field(default_factory=lambda: MappingProxyType({}))
 
     @field_validator("actions")
     @classmethod
@@ -128,6 +143,18 @@ class Policy(BaseModel):
             if action == "redact" and detector in WHOLE_TEXT_DETECTORS:
                 raise ValueError(f"{key} findings cover the whole text: allow or block, not redact")
         return actions
+
+    @field_validator("stream_modes")
+    @classmethod
+    def _modes_of_whole_text_detectors(
+        cls, modes: Mapping[DetectorName, StreamMode]
+    ) -> Mapping[DetectorName, StreamMode]:
+        for detector, mode in modes.items():
+            if detector not in WHOLE_TEXT_DETECTORS:
+                raise ValueError(f"{detector} reads a stream through its hold-back: it has no stream mode")
+            if mode == "incremental" and detector not in INCREMENTAL_DETECTORS:
+                raise ValueError(f"{detector} needs the whole text: a stream can only buffer for it")
+        return modes
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -167,6 +194,10 @@ class Policy(BaseModel):
             or self.actions.get(detector)
             or "block"
         )
+
+    def stream_mode_for(self, detector: DetectorName) -> StreamMode:
+        """How a stream waits for whole-text `detector`: `buffer` unless the policy says otherwise."""
+        return self.stream_modes.get(detector, "buffer")
 
     def timeout_for(self, detector: DetectorName) -> float:
         """The time budget of `detector`, in milliseconds."""

@@ -12,9 +12,9 @@ from types import MappingProxyType
 from typing import Final
 
 from secure_ai_gateway.screening.bidi_controls import detect_bidi_controls
-from secure_ai_gateway.screening.canary import detect_canary
-from secure_ai_gateway.screening.deny_terms import detect_deny_terms
-from secure_ai_gateway.screening.detector import DetectorSpec, NotConfigured, ScreeningContext
+from secure_ai_gateway.screening.canary import canary_reach, detect_canary
+from secure_ai_gateway.screening.deny_terms import deny_terms_reach, detect_deny_terms
+from secure_ai_gateway.screening.detector import DetectorSpec, NotConfigured, ScreeningContext, fixed_reach
 from secure_ai_gateway.screening.exfiltration import detect_exfiltration
 from secure_ai_gateway.screening.findings import (
     INTERNAL_ADDRESS_TYPES,
@@ -88,6 +88,12 @@ def _moderation(context: ScreeningContext) -> list[Detection]:
     return [finding._replace(end=len(context.view.original)) for finding in found]
 
 
+# Stream reaches (DetectorSpec.stream_reach), in characters of the normalised view.
+_PII_REACH: Final = 8 * 17 + 7 * 3 + 8
+_SECRETS_REACH: Final = 72 + 4 * (4 + 16) + 8
+_EXFILTRATION_REACH: Final = 64
+_BIDI_REACH: Final = 16
+
 DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
     DetectorSpec(
         name="pii",
@@ -96,6 +102,10 @@ DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
         default_action="redact",
         type_actions=MappingProxyType(dict.fromkeys(INTERNAL_ADDRESS_TYPES, "allow")),
         reads_visual_order=True,
+        # A phone number: up to eight digit groups of up to 17 digits with gaps of up to three
+        # characters (159), and the few characters around it the validators read. Addresses are
+        # single tokens.
+        stream_reach=fixed_reach(_PII_REACH),
     ),
     DetectorSpec(
         name="secrets",
@@ -103,14 +113,31 @@ DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
         run=_secrets,
         default_action="block",
         reads_visual_order=True,
+        # A truncated key block: its header (at most 72 characters) and the lines, of 16 or more
+        # base64 characters each after up to 4 spaces, holding the 64 that make it a key (136 up
+        # to the last line). Every other format is one token, or reported from a token after its
+        # name (`password = …`, `Bearer …`); an encrypted block's header is held as an open
+        # construct until its END line.
+        stream_reach=fixed_reach(_SECRETS_REACH),
     ),
     DetectorSpec(
         name="exfiltration",
         finding_types=("exfiltration_resource", "exfiltration_link"),
         run=_exfiltration,
         default_action="block",
+        # URLs are tokens; links, images, tags, fences and definitions are held by the stream as
+        # constructs from their first character until they close (screening/streaming.py). This
+        # is the margin for what a renderer reads before it: `![`, `<img`, `https://`, `www.`.
+        stream_reach=fixed_reach(_EXFILTRATION_REACH),
     ),
-    DetectorSpec(name="bidi", finding_types=("bidi_control",), run=_bidi, default_action="block"),
+    DetectorSpec(
+        name="bidi",
+        finding_types=("bidi_control",),
+        run=_bidi,
+        default_action="block",
+        # One character of the view, however it is spelt (an escape decodes to one).
+        stream_reach=fixed_reach(_BIDI_REACH),
+    ),
     DetectorSpec(
         name="deny_terms",
         finding_types=("deny_term",),
@@ -118,6 +145,7 @@ DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
         default_action="block",
         reads_visual_order=True,
         applies=lambda context: bool(context.policy.deny_terms),
+        stream_reach=lambda policy, _canary: deny_terms_reach(policy.deny_terms),
     ),
     DetectorSpec(
         name="canary",
@@ -126,6 +154,7 @@ DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
         default_action="block",
         reads_visual_order=True,
         applies=lambda context: context.canary is not None,
+        stream_reach=lambda _policy, canary: canary_reach(canary),
     ),
     DetectorSpec(
         name="schema",
@@ -142,6 +171,7 @@ DETECTOR_SPECS: Final[tuple[DetectorSpec, ...]] = (
         default_action="block",
         timeout_ms=2500.0,
         whole_text=True,
+        incremental=True,
     ),
 )
 
@@ -159,3 +189,4 @@ DEFAULT_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
 DEFAULT_TIMEOUTS_MS: Final[Mapping[DetectorName, float]] = MappingProxyType(
     {spec.name: spec.timeout_ms for spec in DETECTOR_SPECS}
 )
+INCREMENTAL_DETECTORS: Final = frozenset(spec.name for spec in DETECTOR_SPECS if spec.incremental)

@@ -10,7 +10,9 @@ screened again inside `screen_text`) when redacted, nothing when blocked. A plac
 put in markup stays a placeholder (and a URL carrying one is the exfiltration detector's to
 judge); a value that, once written, became part of wider markup blocks (`value_in_markup`).
 
-`release` is the one caller of `Pseudonymiser.restore`; docs/screening.md states the rule.
+`restore_in_plain_text` is the one caller of `Pseudonymiser.restore`, and `release` and a screened
+stream (screening/streaming.py) screen what it returns before releasing any of it; docs/screening.md
+states the rule.
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ def with_values_in_markup(verdict: Verdict, written: tuple[Span, ...]) -> Verdic
     )
 
 
+def restore_in_plain_text(answer: str, pseudonyms: Pseudonymiser, policy: Policy) -> Restoration:
+    """`answer` with the caller's values written back where it is plain text, never in markup.
+
+    Not to be released as it is: screen the result with its spans first (`release`, or a stream).
+    """
+    return pseudonyms.restore(answer, markup=markup_spans(answer, policy))
+
+
 class Release(NamedTuple):
     """The verdict on the restored answer, and the text the caller may read (None when blocked)."""
 
@@ -113,7 +123,7 @@ def release(
     digest_key: bytes | None,
 ) -> Release:
     """Restore `answer`'s placeholders in plain text, screen the result, and release what it allows."""
-    restored = pseudonyms.restore(answer, markup=markup_spans(answer, policy))
+    restored = restore_in_plain_text(answer, pseudonyms, policy)
     screened = screen_text(
         restored.text,
         policy,

@@ -8,9 +8,9 @@ released is always text that was screened in its final form. docs/screening.md e
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from secure_ai_gateway.screening.detector import NotConfigured, ScreeningContext
 from secure_ai_gateway.screening.findings import (
@@ -102,10 +102,51 @@ def screen_text(
     )
 
 
+class Judged(NamedTuple):
+    """One detection with the action the policy (and the restored spans) give it."""
+
+    detection: Detection
+    action: Action
+    label: str | None
+
+    def finding(self) -> Finding:
+        """As a verdict reports it: the span and a masked sample, never the value."""
+        return _finding(self.detection, self.action, self.label)
+
+
+class ScreenPass(NamedTuple):
+    """One pass of the detectors over a text, every detection judged, nothing decided or redacted."""
+
+    judged: tuple[Judged, ...]
+    unavailable: Mapping[DetectorName, UnavailableReason]
+    latency: Mapping[str, float]
+
+
+def screen_pass(
+    text: str,
+    policy: Policy,
+    *,
+    canary: str | None = None,
+    schema: dict[str, Any] | None = None,
+    moderation: ModerationPort | None = None,
+    restored: Sequence[Span] = (),
+    clock: Callable[[], float] = time.perf_counter,
+) -> ScreenPass:
+    """Run the policy's detectors over `text` once and judge each detection, for a caller that
+    decides for itself which of them count yet (a stream: screening/streaming.py). Same cap and
+    failure rules as `screen_text`; every detection is listed, not only the first 200."""
+    _encode_within_cap(text)
+    context_for = partial(
+        ScreeningContext, policy=policy, canary=canary, schema=schema, moderation=moderation, clock=clock
+    )
+    result = _screen_once(text, context_for, restored)
+    return ScreenPass(tuple(result.judged), dict(result.unavailable), dict(result.latency))
+
+
 class _Pass:
     """One pass of the detectors over one text, decided under the policy."""
 
-    __slots__ = ("decision", "findings", "findings_total", "latency", "to_redact", "unavailable")
+    __slots__ = ("decision", "findings", "findings_total", "judged", "latency", "to_redact", "unavailable")
 
     def __init__(self) -> None:
         self.decision: Action = "allow"
@@ -114,6 +155,7 @@ class _Pass:
         self.latency: dict[str, float] = {}
         self.unavailable: dict[DetectorName, UnavailableReason] = {}
         self.to_redact: list[tuple[int, int, str]] = []
+        self.judged: list[Judged] = []
 
 
 def _encode_within_cap(text: str) -> bytes:
@@ -180,6 +222,7 @@ def _decide(result: _Pass, policy: Policy, detections: list[Detection], restored
     decision: Action = "allow"
     for detection in sorted(detections, key=lambda item: (item.start, item.end, item.type)):
         action, label = _action(detection, policy, restored)
+        result.judged.append(Judged(detection, action, label))
         if ACTION_RANK[action] > ACTION_RANK[decision]:
             decision = action
         if action == "redact":

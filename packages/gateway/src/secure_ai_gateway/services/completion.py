@@ -89,6 +89,117 @@ def canary_instruction(canary: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AdmittedCall[M]:
+    """A call checked up to the model call: every refusal that does not need the answer is behind it.
+
+    Shared by the buffered and the streamed answer (services/streaming_completion.py): what the
+    model receives, what its answer is screened with, and what the budget reservation holds.
+    """
+
+    plaintext: RequestPlaintext
+    record: ClientRecord
+    budgets: list[tuple[str, Budget]]
+    policy: Policy
+    schema: dict[str, Any] | None
+    digest_key: bytes
+    model: M
+    moderation: ModerationPort
+    canary: str
+    protected: ProtectedRequest
+    limit: int
+
+    @property
+    def reservation_tokens(self) -> int:
+        """What to reserve: the prompt's cautious estimate plus the completion's token limit."""
+        forwarded = self.protected.forwarded.messages
+        return estimate_prompt_tokens(message.text() for message in forwarded) + self.limit
+
+
+class CompletionSteps:
+    """The steps both answer paths take before and after the model: admit, reserve, settle."""
+
+    def __init__(
+        self,
+        *,
+        envelopes: Envelopes,
+        clients: ClientRecords,
+        ledger: Ledger,
+        moderation: Callable[[], ModerationPort],
+        policies: Policies,
+        digest_key: Callable[[], bytes],
+        default_model: str,
+        clock: Callable[[], float],
+        on_settlement_failure: Callable[[ProtocolError], None] = lambda _: None,
+    ) -> None:
+        self._envelopes = envelopes
+        self._clients = clients
+        self._ledger = ledger
+        self._moderation = moderation
+        self._policies = policies
+        # The deployment's verdict-digest key: the verdict's digest of the released text is keyed.
+        self._digest_key = digest_key
+        self._default_model = default_model
+        self._clock = clock
+        self._on_settlement_failure = on_settlement_failure
+
+    def admit[M](
+        self, call: AuthorizedCall, *, route: str, stream: bool, model: Callable[[], M]
+    ) -> AdmittedCall[M]:
+        """Open, parse and check `call` for `route` (a streamed answer iff `stream`), protect its
+        input and build its model client; raise a ProtocolError on any refusal. Reserves nothing."""
+        call.require_scope(CHAT_SCOPE)
+        ciphertext = call.body_bytes(MAX_REQUEST_BODY_BYTES)
+        opened = self._envelopes.open(ciphertext, client_id=call.client_id, req_id=call.req_id, route=route)
+        plaintext = parse_plaintext(opened.plaintext)
+        record = self._client(call.app_id)
+        # A browser may call only as a device of an app that lists its origin (api/cors.py).
+        check_origin(call.origin, record.enrollment.allowed_origins if record.enrollment else None)
+        request = admitted_request(plaintext.request, record, self._default_model, stream=stream)
+        budgets = budgets_for(call, record)
+
+        # Everything that can refuse without the answer is settled here, before a token is reserved.
+        policy = self._policies.policy(record.policy_id)
+        schema = checked_output_schema(request)
+        digest_key = self._digest_key()
+        model_client = model()
+        moderation = self._moderation()
+        canary = new_canary()
+        protected = protect_input(request, policy, canary)
+        return AdmittedCall(
+            plaintext=plaintext,
+            record=record,
+            budgets=budgets,
+            policy=policy,
+            schema=schema,
+            digest_key=digest_key,
+            model=model_client,
+            moderation=moderation,
+            canary=canary,
+            protected=protected,
+            limit=request.requested_max_tokens or record.max_tokens,
+        )
+
+    def reserve(self, admitted: AdmittedCall[Any]) -> list[Reservation]:
+        """Reserve the call's tokens and one request in every account it spends from, or in none."""
+        return reserve_all(self._ledger, admitted.budgets, admitted.reservation_tokens, self._clock())
+
+    def settle(self, reservations: Iterable[Reservation], used_tokens: int) -> None:
+        """Settle every reservation at `used_tokens`; a settlement that fails is reported, not raised."""
+        for reservation in reservations:
+            try:
+                self._ledger.settle(reservation, used_tokens)
+            except DependencyUnavailable as error:
+                # The answer exists; a lost settlement leaves the reservation counted (over, never under).
+                self._on_settlement_failure(error)
+
+    def _client(self, client_id: str) -> ClientRecord:
+        record = self._clients.get(client_id)
+        if record is None or record.status != "active":
+            raise Forbidden("client_not_active")
+        return record
+
+
 class CompletionService:
     """Runs one completion with injected collaborators (adapters in production, fakes in tests)."""
 
@@ -107,69 +218,44 @@ class CompletionService:
         clock: Callable[[], float],
         on_settlement_failure: Callable[[ProtocolError], None] = lambda _: None,
     ) -> None:
-        self._envelopes = envelopes
-        self._clients = clients
-        self._ledger = ledger
+        self._steps = CompletionSteps(
+            envelopes=envelopes,
+            clients=clients,
+            ledger=ledger,
+            moderation=moderation,
+            policies=policies,
+            digest_key=digest_key,
+            default_model=default_model,
+            clock=clock,
+            on_settlement_failure=on_settlement_failure,
+        )
         self._model = model
-        self._moderation = moderation
-        self._policies = policies
         self._seal_response = seal_response
-        # The deployment's verdict-digest key: the verdict's digest of the released text is keyed.
-        self._digest_key = digest_key
-        self._default_model = default_model
-        self._clock = clock
-        self._on_settlement_failure = on_settlement_failure
 
     def complete(self, call: AuthorizedCall) -> CompletionResult:
         """Answer the encrypted chat request in `call`; raise a ProtocolError on any refusal."""
-        call.require_scope(CHAT_SCOPE)
-        ciphertext = call.body_bytes(MAX_REQUEST_BODY_BYTES)
-        opened = self._envelopes.open(
-            ciphertext, client_id=call.client_id, req_id=call.req_id, route=CHAT_ROUTE
-        )
-        plaintext = parse_plaintext(opened.plaintext)
-        record = self._client(call.app_id)
-        # A browser may call only as a device of an app that lists its origin (api/cors.py).
-        check_origin(call.origin, record.enrollment.allowed_origins if record.enrollment else None)
-        request = self._admitted_request(plaintext.request, record)
-        budgets = budgets_for(call, record)
-
-        # Everything that can refuse without the answer is settled here, before a token is reserved.
-        policy = self._policies.policy(record.policy_id)
-        schema = checked_output_schema(request)
-        digest_key = self._digest_key()
-        model = self._model()
-        moderation = self._moderation()
-        canary = new_canary()
-        protected = protect_input(request, policy, canary)
-
-        limit = request.requested_max_tokens or record.max_tokens
-        reservations = reserve_all(
-            self._ledger,
-            budgets,
-            estimate_prompt_tokens(message.text() for message in protected.forwarded.messages) + limit,
-            self._clock(),
-        )
+        admitted = self._steps.admit(call, route=CHAT_ROUTE, stream=False, model=self._model)
+        reservations = self._steps.reserve(admitted)
         try:
-            answer = model.complete(protected.forwarded)
+            answer = admitted.model.complete(admitted.protected.forwarded)
         except ProtocolError:
-            self._settle(reservations, 0)
+            self._steps.settle(reservations, 0)
             raise
-        self._settle(reservations, answer.total_tokens)
+        self._steps.settle(reservations, answer.total_tokens)
 
         released = release(
             answer.text,
-            protected.pseudonyms,
-            policy,
-            canary=canary,
-            schema=schema,
-            moderation=moderation,
-            digest_key=digest_key,
+            admitted.protected.pseudonyms,
+            admitted.policy,
+            canary=admitted.canary,
+            schema=admitted.schema,
+            moderation=admitted.moderation,
+            digest_key=admitted.digest_key,
         )
         payload = response_payload(call.req_id, answer, released.verdict, released.text)
         envelope = self._seal_response(
             json.dumps(payload, separators=(",", ":")).encode(),
-            resp_key=plaintext.resp_key,
+            resp_key=admitted.plaintext.resp_key,
             req_id=call.req_id,
         )
         return CompletionResult(
@@ -180,36 +266,28 @@ class CompletionService:
             failed_open=released.verdict.failed_open,
         )
 
-    def _client(self, client_id: str) -> ClientRecord:
-        record = self._clients.get(client_id)
-        if record is None or record.status != "active":
-            raise Forbidden("client_not_active")
-        return record
 
-    def _admitted_request(
-        self, request: ChatCompletionRequest, record: ClientRecord
-    ) -> ChatCompletionRequest:
-        if request.stream:
-            # A streamed answer has its own route and function (routes.STREAM_ROUTE).
-            raise BadRequest("stream_on_buffered_route")
-        model = self._default_model if request.model == DEFAULT_MODEL_ALIAS else request.model
-        if model not in record.allowed_models:
-            raise Forbidden("model_not_allowed")
-        requested = request.requested_max_tokens
-        if requested is not None and requested > record.max_tokens:
-            raise BadRequest("max_tokens_over_cap")
-        limit = requested or record.max_tokens
-        if request.max_completion_tokens is not None:
-            return request.model_copy(update={"model": model})
-        return request.model_copy(update={"model": model, "max_tokens": limit})
-
-    def _settle(self, reservations: Iterable[Reservation], used_tokens: int) -> None:
-        for reservation in reservations:
-            try:
-                self._ledger.settle(reservation, used_tokens)
-            except DependencyUnavailable as error:
-                # The answer exists; a lost settlement leaves the reservation counted (over, never under).
-                self._on_settlement_failure(error)
+def admitted_request(
+    request: ChatCompletionRequest, record: ClientRecord, default_model: str, *, stream: bool
+) -> ChatCompletionRequest:
+    """`request` as the client's record allows it: its model resolved and allowed, its token limit
+    within the cap and set; refused if it asks for a stream on the buffered route or the reverse."""
+    if stream and request.stream is not True:
+        # The streaming route answers only requests that ask for a stream inside their envelope.
+        raise BadRequest("stream_required")
+    if not stream and request.stream:
+        # A streamed answer has its own route and function (routes.STREAM_ROUTE).
+        raise BadRequest("stream_on_buffered_route")
+    model = default_model if request.model == DEFAULT_MODEL_ALIAS else request.model
+    if model not in record.allowed_models:
+        raise Forbidden("model_not_allowed")
+    requested = request.requested_max_tokens
+    if requested is not None and requested > record.max_tokens:
+        raise BadRequest("max_tokens_over_cap")
+    limit = requested or record.max_tokens
+    if request.max_completion_tokens is not None:
+        return request.model_copy(update={"model": model})
+    return request.model_copy(update={"model": model, "max_tokens": limit})
 
 
 def budgets_for(call: AuthorizedCall, record: ClientRecord) -> list[tuple[str, Budget]]:

@@ -8,13 +8,14 @@ the project's exceptions with a fixed reason.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import httpx2
 import openai
-from openai.types.chat import ChatCompletion
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from secure_ai_gateway.ports import ModelAnswer
+from secure_ai_gateway.ports import ModelAnswer, ModelDelta, ModelStreamEnd
 from secure_ai_protocol.errors import UpstreamFailed, UpstreamRateLimited, UpstreamTimeout
 from secure_ai_protocol.json_bounds import json_depth_within
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 DEFAULT_RETRY_AFTER_SECONDS = 5
 MAX_RETRY_AFTER_SECONDS = 3600
 CONNECT_TIMEOUT_SECONDS = 3.0
+# Asked of the provider on every streamed call: the last chunk then carries the usage to settle.
+STREAM_OPTIONS: Final = {"include_usage": True}
 
 
 def openai_client(*, api_key: str, base_url: str, timeout_seconds: float, max_retries: int) -> openai.OpenAI:
@@ -47,13 +50,8 @@ class ChatModel:
         arguments = request.model_dump(exclude_none=True, by_alias=True)
         try:
             raw = self._client.chat.completions.with_raw_response.create(**arguments)
-        except openai.APITimeoutError:
-            raise UpstreamTimeout("model_timeout") from None
-        except openai.RateLimitError as error:
-            raise UpstreamRateLimited("model_rate_limited", retry_after_seconds(error.response)) from None
-        except (openai.APIConnectionError, openai.APIStatusError):
-            # Status errors include 4xx from a request the provider refused: still not the client's to see.
-            raise UpstreamFailed("model_failed") from None
+        except openai.OpenAIError as error:
+            raise_upstream(error)
         # The provider's JSON is as untrusted as a client's: its depth is bounded before the SDK
         # parses it (a deeply nested answer would otherwise raise RecursionError, a 500).
         if not json_depth_within(raw.content):
@@ -63,6 +61,73 @@ class ChatModel:
             # The SDK hands back a body that is not a JSON object as it came (text, a list).
             raise UpstreamFailed("model_malformed_answer")
         return answer_from(completion.model_dump(mode="json", exclude_unset=True))
+
+    def stream(self, request: ChatCompletionRequest) -> Iterator[ModelDelta | ModelStreamEnd]:
+        """Send `request` with `stream: true`: the provider's refusal (status, connection, timeout)
+        raises here as an Upstream* error; the iterator yields the first choice's text deltas, then
+        one `ModelStreamEnd` with the usage, and raises an Upstream* error if the stream breaks or
+        ends without the first choice's finish reason."""
+        arguments = request.model_dump(exclude_none=True, by_alias=True)
+        arguments["stream"] = True
+        arguments["stream_options"] = STREAM_OPTIONS
+        try:
+            chunks = self._client.chat.completions.create(**arguments)
+        except openai.OpenAIError as error:
+            raise_upstream(error)
+        return _stream_pieces(chunks)
+
+
+def _stream_pieces(chunks: openai.Stream[ChatCompletionChunk]) -> Iterator[ModelDelta | ModelStreamEnd]:
+    """The deltas of the first choice, then the end; the provider's stream is closed on any exit."""
+    finish_reason: str | None = None
+    usage: tuple[int, int] | None = None
+    try:
+        try:
+            for chunk in chunks:
+                if not isinstance(chunk, ChatCompletionChunk):
+                    raise UpstreamFailed("model_malformed_answer")
+                if chunk.usage is not None:
+                    usage = _usage_of(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    if choice.delta.content:
+                        yield ModelDelta(choice.delta.content)
+                    if choice.finish_reason is not None:
+                        finish_reason = choice.finish_reason
+        except openai.OpenAIError as error:
+            raise_upstream(error)
+        except (httpx2.HTTPError, RecursionError, ValueError):
+            # A connection cut mid-stream, or a chunk that is not JSON (or nested past the parser).
+            raise UpstreamFailed("model_failed") from None
+    finally:
+        chunks.close()
+    if finish_reason is None:
+        # Every whole stream says why it stopped. Without it the stream was cut short, or the body
+        # was not a stream at all (one without events reads as empty): not an answer to allow.
+        raise UpstreamFailed("model_malformed_answer")
+    prompt_tokens, completion_tokens = usage if usage is not None else (None, None)
+    yield ModelStreamEnd(
+        finish_reason=finish_reason, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+    )
+
+
+def _usage_of(prompt_tokens: object, completion_tokens: object) -> tuple[int, int]:
+    if not isinstance(prompt_tokens, int) or not isinstance(completion_tokens, int):
+        raise UpstreamFailed("model_malformed_answer")
+    if prompt_tokens < 0 or completion_tokens < 0:
+        raise UpstreamFailed("model_malformed_answer")
+    return prompt_tokens, completion_tokens
+
+
+def raise_upstream(error: openai.OpenAIError) -> NoReturn:
+    """The project's error for an SDK failure; the provider's body and message go no further."""
+    if isinstance(error, openai.APITimeoutError):
+        raise UpstreamTimeout("model_timeout") from None
+    if isinstance(error, openai.RateLimitError):
+        raise UpstreamRateLimited("model_rate_limited", retry_after_seconds(error.response)) from None
+    # Status errors include 4xx from a request the provider refused: still not the client's to see.
+    raise UpstreamFailed("model_failed") from None
 
 
 def answer_from(completion: dict[str, Any]) -> ModelAnswer:
