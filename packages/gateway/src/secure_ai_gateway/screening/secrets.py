@@ -70,7 +70,7 @@ _TOKENS: Final = (
         r"|(?:\s{0,4}[A-Za-z0-9+/=\\]{16,})*)",
         (r"PRIVATE KEY(?: BLOCK)?-----",),
     ),
-    _format("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b", (r"A[KSBC][IC]A[A-Z2-7]{4}",)),
+    _format("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", (r"A[KSBC][IC]A[A-Z2-7]{4}",)),
     _format(
         "aws_secret_key",
         r"(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?\s{0,4}(?::=|=>|[:=])\s{0,4}[\"']?"
