@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import pytest
 
 from secure_ai_gateway.screening.normalise import normalise
@@ -318,3 +320,33 @@ def test_tag_characters_inside_a_visible_key_do_not_hide_it_from_the_visual_view
     assert [(hit.type, text[hit.start : hit.end]) for hit in detect_secrets(visual)] == [
         ("aws_access_key", f"{AWS_ACCESS_KEY[:8]}{hidden}{AWS_ACCESS_KEY[8:]}")
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"the keyis{AWS_ACCESS_KEY}",  # glued after a word
+        f"{AWS_ACCESS_KEY}thanks",  # glued before one
+        f"ID:X{AWS_ACCESS_KEY}Y",  # between capitals
+        f"0{AWS_ACCESS_KEY}9",  # between digits
+        f"aws_access_key_id={AWS_ACCESS_KEY}_prod",
+    ],
+)
+def test_an_aws_key_glued_to_the_text_around_it_is_still_found(text: str) -> None:
+    # A word boundary on either side let "keyis" + key through, and a reader still sees the key.
+    assert found(text) == [("aws_access_key", AWS_ACCESS_KEY)]
+
+
+GLUED: Final = [
+    ("github_token", GITHUB_TOKEN),
+    ("anthropic_api_key", ANTHROPIC_KEY),
+    ("openai_api_key", OPENAI_KEY),
+    ("gitlab_token", "glpat-Xy9_Wv8-Ut7Sr6Qp5On4"),
+    ("slack_token", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value"), GLUED, ids=[kind for kind, _ in GLUED])
+def test_a_prefixed_token_glued_after_a_word_is_still_found(kind: str, value: str) -> None:
+    # These prefixes are distinctive enough to need no word boundary before them.
+    assert found(f"mytokenis{value} ok") == [(kind, value)]

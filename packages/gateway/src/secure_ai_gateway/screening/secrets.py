@@ -70,7 +70,7 @@ _TOKENS: Final = (
         r"|(?:\s{0,4}[A-Za-z0-9+/=\\]{16,})*)",
         (r"PRIVATE KEY(?: BLOCK)?-----",),
     ),
-    _format("aws_access_key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b", (r"A[KSBC][IC]A[A-Z2-7]{4}",)),
+    _format("aws_access_key", r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}", (r"A[KSBC][IC]A[A-Z2-7]{4}",)),
     _format(
         "aws_secret_key",
         r"(?i:aws_?secret_?(?:access_?)?key|secret_?access_?key)[\"']?\s{0,4}(?::=|=>|[:=])\s{0,4}[\"']?"
@@ -99,22 +99,22 @@ _TOKENS: Final = (
     _format("azure_client_secret", r"\b[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}", (r"\dQ~",)),
     _format(
         "openai_api_key",
-        rf"\bsk-(?:proj|svcacct|admin)-[{_URLSAFE_CHARS}]{{20,250}}|\bsk-[A-Za-z0-9]{{32,100}}\b",
+        rf"sk-(?:proj|svcacct|admin)-[{_URLSAFE_CHARS}]{{20,250}}|\bsk-[A-Za-z0-9]{{32,100}}\b",
         _literals("sk-"),
     ),
     _format(
         "anthropic_api_key",
-        rf"\bsk-ant-[a-z]{{2,8}}\d{{2}}-[{_URLSAFE_CHARS}]{{32,250}}",
+        rf"sk-ant-[a-z]{{2,8}}\d{{2}}-[{_URLSAFE_CHARS}]{{32,250}}",
         _literals("sk-ant-"),
     ),
     _format(
         "github_token",
-        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}\b|\bgithub_pat_[A-Za-z0-9_]{40,250}",
+        r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,250}",
         (r"gh[pousr]_", "github_pat_"),
     ),
     _format(
         "gitlab_token",
-        rf"\bgl(?:pat|dt|rt|ptt|ft|imt|oas|cbt|soat|agent|cf|ffct)-[{_URLSAFE_CHARS}]{{20,64}}",
+        rf"gl(?:pat|dt|rt|ptt|ft|imt|oas|cbt|soat|agent|cf|ffct)-[{_URLSAFE_CHARS}]{{20,64}}",
         (r"gl[a-z]{2,5}-",),
     ),
     _format(
@@ -122,7 +122,7 @@ _TOKENS: Final = (
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/]{20,200}",
         _literals("hooks.slack.com/"),
     ),
-    _format("slack_token", r"\bxox[abposre]-[A-Za-z0-9\-]{10,250}", (r"xox[abposre]-",)),
+    _format("slack_token", r"xox[abposre]-[A-Za-z0-9\-]{10,250}", (r"xox[abposre]-",)),
     _format(
         "stripe_secret_key",
         r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,247}\b",
