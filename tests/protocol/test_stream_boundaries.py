@@ -8,11 +8,16 @@ and the exact reason of every refusal (a reason is a fixed code: matching part o
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from secure_ai_protocol.stream import (
+    MAX_EVENT_CIPHERTEXT_BYTES,
+    PAYLOAD_TOO_LARGE,
+    REQ_ID_TOO_LONG,
     StreamEvent,
     StreamOpener,
     StreamRejected,
@@ -22,6 +27,12 @@ from secure_ai_protocol.stream import (
     parse_events,
     stream_keys,
 )
+
+
+def exactly(message: str) -> str:
+    """A `match` pattern for exactly `message` (not one that merely contains it)."""
+    return f"^{re.escape(message)}$"
+
 
 RESP_KEY = bytes(range(32))
 REQ_ID = "Ym91bmRhcmllcy0wMDAwMDE"
@@ -95,8 +106,23 @@ def test_the_additional_data_counts_the_request_id_in_utf8_bytes_big_endian() ->
     assert chunk_aad("é", 0, final=False) == b"\x00\x02\xc3\xa9" + bytes(8) + b"\x00"
     assert chunk_aad("a" * 256, 0, final=False)[:2] == b"\x01\x00"
     assert chunk_aad("a" * 65_535, 0, final=False)[:2] == b"\xff\xff"
-    with pytest.raises(OverflowError):
+    with pytest.raises(ValueError, match=exactly(REQ_ID_TOO_LONG)):
         chunk_aad("a" * 65_536, 0, final=False)
+
+
+def test_a_request_id_the_additional_data_cannot_carry_is_refused_before_any_event() -> None:
+    StreamSealer(bytes(32), "a" * 65_535)
+    for side in (StreamSealer, StreamOpener):
+        with pytest.raises(ValueError, match=exactly(REQ_ID_TOO_LONG)):
+            side(bytes(32), "a" * 65_536)
+
+
+def test_the_sealer_seals_the_largest_payload_an_opener_accepts_and_refuses_one_byte_more() -> None:
+    sealer, opener = StreamSealer(bytes(32), "r"), StreamOpener(bytes(32), "r")
+    largest = sealer.seal(b"x" * MAX_EVENT_CIPHERTEXT_BYTES)
+    assert opener.open(largest) == b"x" * MAX_EVENT_CIPHERTEXT_BYTES
+    with pytest.raises(ValueError, match=exactly(PAYLOAD_TOO_LARGE)):
+        sealer.seal(b"x" * (MAX_EVENT_CIPHERTEXT_BYTES + 1))
 
 
 def test_the_additional_data_carries_the_sequence_as_u64_big_endian_and_the_final_flag() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -46,6 +47,8 @@ class FakeStreamingModel:
     fail_before: ProtocolError | None = None
     fail_after: int | None = None
     fail_with: BaseException | None = None
+    # A model's cadence: the wait before each delta after the first (a caller can go away meanwhile).
+    delay_seconds: float = 0.0
     requests: list[ChatCompletionRequest] = field(default_factory=list)
     served: int = 0
     closed: bool = False
@@ -61,6 +64,8 @@ class FakeStreamingModel:
             for index, delta in enumerate(self.deltas):
                 if self.fail_after is not None and index == self.fail_after:
                     raise self.fail_with or RuntimeError("unreachable")
+                if index and self.delay_seconds:
+                    time.sleep(self.delay_seconds)
                 self.served += 1
                 yield ModelDelta(delta)
             prompt, completion = self.usage if self.usage is not None else (None, None)

@@ -180,7 +180,10 @@ def test_another_path_is_a_404(port: int) -> None:
 
 
 def test_a_client_that_goes_away_mid_stream_settles_the_budget(port: int, harness: StreamingHarness) -> None:
+    # At a model's cadence, so the caller is gone long before the model ends (without it the whole
+    # answer could fit the loopback socket's buffers and end normally, with the provider's usage).
     harness.model.deltas = ["x" * 1000] * 200
+    harness.model.delay_seconds = 0.01
     body = body_of(streamed("Hello"))
     response = post(port, body, context_for(body))
     assert response.status == 200
@@ -192,3 +195,4 @@ def test_a_client_that_goes_away_mid_stream_settles_the_budget(port: int, harnes
         threading.Event().wait(0.05)
     assert harness.ledger.settled == harness.ledger.reserved
     assert harness.model.closed
+    assert harness.model.served < len(harness.model.deltas), "the model was stopped, not read to its end"

@@ -53,6 +53,11 @@ MAX_SEQUENCE: Final = 2**32 - 1
 # One event's decoded ciphertext at most (a chunk's text is a few hundred bytes; the final event
 # carries the verdict): anything larger is refused before it is decrypted.
 MAX_EVENT_CIPHERTEXT_BYTES: Final = 256 * 1024
+# A request id's UTF-8 length is 2 bytes of the additional data.
+MAX_REQ_ID_BYTES: Final = 0xFFFF
+# What the sealing side raises (ValueError) for input no opener would accept.
+REQ_ID_TOO_LONG: Final = "request id longer than 65,535 UTF-8 bytes"
+PAYLOAD_TOO_LARGE: Final = "event payload larger than MAX_EVENT_CIPHERTEXT_BYTES"
 _EVENT_LINE: Final = re.compile(r"(id|event|data): ?(.*)")
 
 
@@ -91,8 +96,16 @@ def chunk_nonce(base_nonce: bytes, seq: int) -> bytes:
 
 def chunk_aad(req_id: str, seq: int, *, final: bool) -> bytes:
     """The additional data of chunk `seq`: request id, position, and whether it ends the stream."""
-    encoded = req_id.encode("utf-8")
+    encoded = _encoded_req_id(req_id)
     return len(encoded).to_bytes(2, "big") + encoded + seq.to_bytes(8, "big") + bytes([1 if final else 0])
+
+
+def _encoded_req_id(req_id: str) -> bytes:
+    """`req_id` in UTF-8; ValueError if its length does not fit the additional data's 2 bytes."""
+    encoded = req_id.encode("utf-8")
+    if len(encoded) > MAX_REQ_ID_BYTES:
+        raise ValueError(REQ_ID_TOO_LONG)
+    return encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,7 @@ class _StreamCipher:
     """One request's stream key, and the position both ends keep."""
 
     def __init__(self, resp_key: bytes, req_id: str) -> None:
+        _encoded_req_id(req_id)  # refuses, up front, a request id the additional data cannot carry
         keys = stream_keys(resp_key, req_id)
         self._aead = AESGCM(keys.key)
         self._base_nonce = keys.base_nonce
@@ -126,9 +140,13 @@ class StreamSealer(_StreamCipher):
     """Seals an answer's chunks in order (gateway side); after the final one it seals nothing."""
 
     def seal(self, payload: bytes, *, final: bool = False) -> StreamEvent:
-        """The next event, carrying `payload` (UTF-8 JSON)."""
+        """The next event, carrying `payload` (UTF-8 JSON). A payload larger than an opener accepts
+        (MAX_EVENT_CIPHERTEXT_BYTES) raises ValueError: the gateway never sends an event a client
+        must refuse."""
         if self._finished:
             raise RuntimeError("the stream already ended")
+        if len(payload) > MAX_EVENT_CIPHERTEXT_BYTES:
+            raise ValueError(PAYLOAD_TOO_LARGE)
         seq = self._next
         nonce = chunk_nonce(self._base_nonce, seq)
         ciphertext = self._aead.encrypt(nonce, payload, chunk_aad(self._req_id, seq, final=final))
